@@ -1,0 +1,55 @@
+#pragma once
+// The four roles (DESIGN.md §2) as concepts, checked against a reference layer type so that
+// a wrong composition reads as one message naming the role.
+
+#include <concepts>
+#include <cstddef>
+#include <type_traits>
+
+#include "kvc/core/compressed_layer.hpp"
+#include "kvc/core/keep_set.hpp"
+#include "kvc/core/layer.hpp"
+#include "kvc/core/scores.hpp"
+#include "kvc/core/view.hpp"
+
+namespace kvc {
+
+/// The layer type roles are checked against when no concrete layer is at hand.
+using reference_layer = layer<strided_view<const float>, strided_view<const float>, strided_view<const float>>;
+
+/// A Scorer writes one importance per (kv_head, token) of `Layer` into a score_matrix.
+template <class S, class Layer = reference_layer>
+concept scorer = std::is_default_constructible_v<S> && requires(const S& s, const Layer& l, score_matrix& out) {
+  { s(l, out) } -> std::same_as<void>;
+};
+
+/// A Selector turns scores and a per-head token budget into a keep_set (or a type derived
+/// from it that carries more, such as EMS's class assignment).
+template <class S>
+concept selector = std::is_default_constructible_v<S> && requires(const S& s, const score_matrix& m, std::size_t b) {
+  { s(m, b) } -> std::derived_from<keep_set>;
+};
+
+/// The result type of Selector S.
+template <selector S>
+using selection_t = std::remove_cvref_t<decltype(std::declval<const S&>()(std::declval<const score_matrix&>(), std::size_t{}))>;
+
+/// A Merger builds the compressed layer from the layer, its scores and the selection.
+template <class M, class Selection = keep_set, class Layer = reference_layer>
+concept merger = std::is_default_constructible_v<M> &&
+                 requires(const M& m, const Layer& l, const score_matrix& s, const Selection& sel) {
+                   { m(l, s, sel) } -> std::same_as<compressed_layer<element_of<typename Layer::key_type>>>;
+                 };
+
+/// A Projector maps a `[rows, cols]` row-major float matrix (tokens × features, or a weight)
+/// to a rank-r latent and back.
+template <class P>
+concept projector = requires(const P& p, std::span<const float> x, std::span<float> c, std::span<const float> c2,
+                             std::span<float> y, std::size_t rows) {
+  { p.rank() } -> std::convertible_to<std::size_t>;
+  { p.input_dim() } -> std::convertible_to<std::size_t>;
+  { p.compress(x, rows, c) } -> std::same_as<void>;
+  { p.reconstruct(c2, rows, y) } -> std::same_as<void>;
+};
+
+}  // namespace kvc

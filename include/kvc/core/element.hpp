@@ -1,0 +1,103 @@
+#pragma once
+// The one conversion point from stored element types to the float that scores use.
+// Supported: float, double, _Float16 (where the compiler has it), kvc::bf16,
+// and CUDA's __half / __nv_bfloat16 when <cuda_fp16.h> / <cuda_bf16.h> were included first.
+
+#include <bit>
+#include <concepts>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#if defined(__CUDACC__) || defined(__CUDA_ARCH__)
+#define KVC_HOST_DEVICE __host__ __device__
+#else
+#define KVC_HOST_DEVICE
+#endif
+
+namespace kvc {
+
+/// bfloat16 storage: the upper 16 bits of an IEEE float. Conversion rounds to nearest even.
+struct bf16 {
+  std::uint16_t bits = 0;
+
+  constexpr bf16() = default;
+  KVC_HOST_DEVICE explicit bf16(float f) : bits(from_float(f)) {}
+  KVC_HOST_DEVICE explicit operator float() const { return to_float(bits); }
+
+  KVC_HOST_DEVICE static std::uint16_t from_float(float f) {
+    std::uint32_t u = 0;
+    std::memcpy(&u, &f, sizeof u);
+    if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu) != 0u)  // NaN stays a quiet NaN
+      return static_cast<std::uint16_t>((u >> 16) | 0x0040u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return static_cast<std::uint16_t>(u >> 16);
+  }
+  KVC_HOST_DEVICE static float to_float(std::uint16_t b) {
+    const std::uint32_t u = static_cast<std::uint32_t>(b) << 16;
+    float f = 0.0f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  }
+};
+
+/// element_traits<T>::to_float / from_float: specialise this (and only this) for a new storage type.
+template <class T>
+struct element_traits;
+
+template <>
+struct element_traits<float> {
+  KVC_HOST_DEVICE static float to_float(float x) { return x; }
+  KVC_HOST_DEVICE static float from_float(float x) { return x; }
+};
+template <>
+struct element_traits<double> {
+  KVC_HOST_DEVICE static float to_float(double x) { return static_cast<float>(x); }
+  KVC_HOST_DEVICE static double from_float(float x) { return x; }
+};
+template <>
+struct element_traits<bf16> {
+  KVC_HOST_DEVICE static float to_float(bf16 x) { return static_cast<float>(x); }
+  KVC_HOST_DEVICE static bf16 from_float(float x) { return bf16(x); }
+};
+#if defined(__FLT16_MAX__) && !defined(__CUDACC__)
+template <>
+struct element_traits<_Float16> {
+  static float to_float(_Float16 x) { return static_cast<float>(x); }
+  static _Float16 from_float(float x) { return static_cast<_Float16>(x); }
+};
+#define KVC_HAS_FLOAT16 1
+#endif
+#if defined(__CUDA_FP16_H__)
+template <>
+struct element_traits<__half> {
+  KVC_HOST_DEVICE static float to_float(__half x) { return __half2float(x); }
+  KVC_HOST_DEVICE static __half from_float(float x) { return __float2half_rn(x); }
+};
+#endif
+#if defined(__CUDA_BF16_H__)
+template <>
+struct element_traits<__nv_bfloat16> {
+  KVC_HOST_DEVICE static float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+  KVC_HOST_DEVICE static __nv_bfloat16 from_float(float x) { return __float2bfloat16_rn(x); }
+};
+#endif
+
+/// A type kvc can read keys, values and queries from.
+template <class T>
+concept element = requires(const T& x, float f) {
+  { element_traits<std::remove_cv_t<T>>::to_float(x) } -> std::convertible_to<float>;
+  { element_traits<std::remove_cv_t<T>>::from_float(f) } -> std::convertible_to<std::remove_cv_t<T>>;
+};
+
+template <class T>
+KVC_HOST_DEVICE inline float to_float(const T& x) {
+  return element_traits<std::remove_cv_t<T>>::to_float(x);
+}
+
+template <class T>
+KVC_HOST_DEVICE inline std::remove_cv_t<T> from_float(float x) {
+  return element_traits<std::remove_cv_t<T>>::from_float(x);
+}
+
+}  // namespace kvc

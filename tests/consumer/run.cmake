@@ -1,0 +1,27 @@
+# Builds tests/consumer as a separate project against kvc, either installed (find_package) or
+# as a subdirectory, and runs it.
+file(REMOVE_RECURSE ${WORK_DIR})
+if(MODE STREQUAL "install")
+  execute_process(COMMAND ${CMAKE_COMMAND} --install ${KVC_BINARY_DIR} --prefix ${WORK_DIR}/prefix
+                  RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "installing kvc failed")
+  endif()
+  set(args -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DKVC_CONSUMER_MODE=install)
+else()
+  set(args -DKVC_CONSUMER_MODE=subdirectory -DKVC_SOURCE_DIR=${KVC_SOURCE_DIR})
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${KVC_SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build -G ${GENERATOR}
+                        -DCMAKE_CXX_COMPILER=${CXX} ${args} RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "configuring the consumer (${MODE}) failed")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "building the consumer (${MODE}) failed")
+endif()
+execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+if(rc OR NOT out MATCHES "kept 4 of 8")
+  message(FATAL_ERROR "the consumer (${MODE}) ran wrong: rc=${rc} output=${out}")
+endif()
+message(STATUS "consumer (${MODE}): ${out}")
