@@ -26,7 +26,7 @@ struct synthetic_config {
   std::size_t head_dim = 64;
   std::size_t window = 32;     ///< observation-window queries (the prompt's last ones)
   std::size_t held_out = 16;   ///< later queries, for judging a compression
-  double heavy_fraction = 0.03;
+  double heavy_fraction = 0.02;  ///< share of heavy-hitter tokens in heavy heads
   std::uint64_t seed = 1;
 };
 
@@ -65,43 +65,50 @@ inline synthetic_layer make_synthetic_layer(const synthetic_config& c) {
   s.values.resize(H * n * d);
   s.queries.resize(Q * c.window * d);
   s.future_queries.resize(Q * c.held_out * d);
-  const float sharp = std::sqrt(static_cast<float>(d));  // logit scale of a "strong" match
-  const double omega = 2.0 * std::numbers::pi / (8.0 * static_cast<double>(c.window));
+  // Queries carry alpha = sqrt(d) along the head's direction, so a key component of b along it
+  // adds exactly b to the logit q.k / sqrt(d): boosts below are in logit units.
+  const float alpha = std::sqrt(static_cast<float>(d));
+  // Local heads: `pairs` rotating 2-D pairs (RoPE-like, several frequencies so far tokens
+  // decorrelate) add up to `local_peak` to the logit of tokens near the query.
+  const std::size_t pairs = std::min<std::size_t>(8, d / 2);
+  const float local_peak = 8.0f, pair_amplitude = std::sqrt(local_peak / static_cast<float>(pairs) * alpha);
+  auto omega = [&](std::size_t i) { return 2.0 * std::numbers::pi / (48.0 * std::pow(1.6, static_cast<double>(i))); };
 
   for (std::size_t h = 0; h < H; ++h) {
     const auto kind = static_cast<head_kind>(h % 4);
     s.kinds.push_back(kind);
-    std::vector<float> dir(d);  // the head's "attention" direction
+    std::vector<float> dir(d);  // the head's attention direction, unit length
     float norm = 0.0f;
     for (auto& x : dir) {
       x = normal(rng);
       norm += x * x;
     }
     for (auto& x : dir) x /= std::sqrt(norm);
-    auto key = [&](std::size_t t, std::size_t k) -> float& { return s.keys[(h * n + t) * d + k]; };
     for (std::size_t t = 0; t < n; ++t) {
+      float* key = &s.keys[(h * n + t) * d];
       for (std::size_t k = 0; k < d; ++k) {
-        key(t, k) = 0.6f * normal(rng);
+        key[k] = 0.6f * normal(rng);
         s.values[(h * n + t) * d + k] = normal(rng);
       }
       float boost = 0.0f;
-      if (kind == head_kind::sink && t == 0) boost = 1.6f;
-      if (kind == head_kind::heavy && uniform(rng) < c.heavy_fraction) boost = 1.0f + 0.5f * uniform(rng);
-      if (kind != head_kind::diffuse && t < 2 && kind != head_kind::local) boost = std::max(boost, 0.8f);
-      for (std::size_t k = 0; k < d; ++k) key(t, k) += boost * sharp * dir[k] / std::sqrt(sharp);
-      if (kind == head_kind::local) {  // dims 0,1 rotate with position
-        key(t, 0) = 2.2f * std::sqrt(sharp) * static_cast<float>(std::cos(omega * static_cast<double>(t)));
-        key(t, 1) = 2.2f * std::sqrt(sharp) * static_cast<float>(std::sin(omega * static_cast<double>(t)));
-      }
+      if (kind == head_kind::sink && t == 0) boost = 9.0f;
+      if (kind == head_kind::sink && t > 0) boost = uniform(rng) < 0.01f ? 3.0f : 0.0f;
+      if (kind == head_kind::heavy && uniform(rng) < c.heavy_fraction) boost = 4.0f + 2.0f * uniform(rng);
+      if (kind == head_kind::heavy && t == 0) boost = 5.0f;
+      for (std::size_t k = 0; k < d; ++k) key[k] += boost * dir[k];
+      if (kind == head_kind::local)
+        for (std::size_t i = 0; i < pairs; ++i) {
+          key[2 * i] = pair_amplitude * static_cast<float>(std::cos(omega(i) * static_cast<double>(t)));
+          key[2 * i + 1] = pair_amplitude * static_cast<float>(std::sin(omega(i) * static_cast<double>(t)));
+        }
     }
     auto make_query = [&](float* q, std::size_t position) {
-      for (std::size_t k = 0; k < d; ++k) q[k] = 0.5f * normal(rng) + std::sqrt(sharp) * dir[k];
-      if (kind == head_kind::local) {
-        q[0] = 2.2f * std::sqrt(sharp) * static_cast<float>(std::cos(omega * static_cast<double>(position)));
-        q[1] = 2.2f * std::sqrt(sharp) * static_cast<float>(std::sin(omega * static_cast<double>(position)));
-      }
-      if (kind == head_kind::diffuse)
-        for (std::size_t k = 0; k < d; ++k) q[k] = 0.5f * normal(rng);
+      for (std::size_t k = 0; k < d; ++k) q[k] = 0.5f * normal(rng) + (kind == head_kind::diffuse ? 0.0f : alpha * dir[k]);
+      if (kind == head_kind::local)
+        for (std::size_t i = 0; i < pairs; ++i) {
+          q[2 * i] = pair_amplitude * static_cast<float>(std::cos(omega(i) * static_cast<double>(position)));
+          q[2 * i + 1] = pair_amplitude * static_cast<float>(std::sin(omega(i) * static_cast<double>(position)));
+        }
     };
     for (std::size_t g = 0; g < c.group; ++g) {
       const std::size_t qh = h * c.group + g;
