@@ -1,0 +1,48 @@
+#include <doctest/doctest.h>
+#include <kvc/io/npy.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace {
+std::vector<char> file_with(const std::string& header_text, const std::vector<char>& payload) {
+  std::string header = header_text;
+  while ((10 + header.size() + 1) % 16 != 0) header += ' ';
+  header += '\n';
+  std::vector<char> bytes{'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<char>(header.size()), 0};
+  bytes.insert(bytes.end(), header.begin(), header.end());
+  bytes.insert(bytes.end(), payload.begin(), payload.end());
+  return bytes;
+}
+}  // namespace
+
+TEST_CASE("npy round trip through a file") {
+  const std::string path = (std::filesystem::temp_directory_path() / "kvc_npy_round_trip.npy").string();
+  const std::vector<float> data{1, 2, 3, 4, 5, 6};
+  kvc::io::write_npy(path, {1, 2, 3}, data);
+  const auto a = kvc::io::read_npy(path);
+  std::remove(path.c_str());
+  CHECK(a.shape == std::vector<std::size_t>{1, 2, 3});
+  CHECK(a.data == data);
+  CHECK(a.view3()(0, 1, 2) == 6.0f);
+}
+
+TEST_CASE("float16 payloads and Fortran order are decoded by hand-known values") {
+  // float16 1.0 = 0x3c00, -2.0 = 0xc000, 0.5 = 0x3800, 65504 = 0x7bff; little endian.
+  const std::vector<char> half{0x00, 0x3c, 0x00, static_cast<char>(0xc0), 0x00, 0x38, static_cast<char>(0xff), 0x7b};
+  const auto a = kvc::io::parse_npy(file_with("{'descr': '<f2', 'fortran_order': True, 'shape': (2, 2), }", half));
+  // Fortran order: memory is (0,0), (1,0), (0,1), (1,1).
+  CHECK(a.data == std::vector<float>{1.0f, 0.5f, -2.0f, 65504.0f});
+}
+
+TEST_CASE("malformed files are rejected with the problem named") {
+  CHECK_THROWS_WITH_AS(kvc::io::parse_npy({'x', 'y'}), doctest::Contains("npy magic"), kvc::error);
+  const std::vector<char> four(4, 0);
+  CHECK_THROWS_WITH_AS(kvc::io::parse_npy(file_with("{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", four)),
+                       doctest::Contains("npy descr"), kvc::error);
+  CHECK_THROWS_WITH_AS(kvc::io::parse_npy(file_with("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", four)),
+                       doctest::Contains("npy data size"), kvc::error);
+  CHECK_THROWS_WITH_AS(kvc::io::read_npy("/nonexistent/kvc.npy"), doctest::Contains("'path'"), kvc::error);
+}
