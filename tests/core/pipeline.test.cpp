@@ -42,6 +42,8 @@ static_assert(!kvc::scorer<kvc::select::topk>);
 static_assert(kvc::selector<kvc::select::topk>);
 static_assert(kvc::selector<kvc::select::sink_window>);
 static_assert(!kvc::selector<returns_indices>);
+static_assert(kvc::layer_aware_selector<kvc::select::evict_merge>);  // EMS needs the keys
+static_assert(kvc::selector<kvc::select::evict_merge>);
 static_assert(!kvc::selector<kvc::score::key_norm>);
 static_assert(kvc::merger<kvc::merge::drop>);
 static_assert(!kvc::merger<kvc::select::topk>);

@@ -24,15 +24,35 @@ concept scorer = std::is_default_constructible_v<S> && requires(const S& s, cons
 };
 
 /// A Selector turns scores and a per-head token budget into a keep_set (or a type derived
-/// from it that carries more, such as EMS's class assignment).
+/// from it that carries more, such as EMS's class assignment). It is called as
+/// `s(scores, budget)`, or as `s(layer, scores, budget)` when it also needs the layer's
+/// keys (EMS decides merge-versus-evict by key similarity); the pipeline prefers the latter.
+template <class S, class Layer = reference_layer>
+concept layer_aware_selector = requires(const S& s, const Layer& l, const score_matrix& m, std::size_t b) {
+  { s(l, m, b) } -> std::derived_from<keep_set>;
+};
 template <class S>
-concept selector = std::is_default_constructible_v<S> && requires(const S& s, const score_matrix& m, std::size_t b) {
+concept score_only_selector = requires(const S& s, const score_matrix& m, std::size_t b) {
   { s(m, b) } -> std::derived_from<keep_set>;
 };
+template <class S, class Layer = reference_layer>
+concept selector = std::is_default_constructible_v<S> && (score_only_selector<S> || layer_aware_selector<S, Layer>);
 
-/// The result type of Selector S.
-template <selector S>
-using selection_t = std::remove_cvref_t<decltype(std::declval<const S&>()(std::declval<const score_matrix&>(), std::size_t{}))>;
+/// Runs selector `s` the way the pipeline does.
+template <class S, class Layer>
+  requires selector<S, Layer>
+decltype(auto) run_selector(const S& s, const Layer& l, const score_matrix& m, std::size_t budget) {
+  if constexpr (layer_aware_selector<S, Layer>)
+    return s(l, m, budget);
+  else
+    return s(m, budget);
+}
+
+/// The result type of Selector S on Layer.
+template <class S, class Layer = reference_layer>
+  requires selector<S, Layer>
+using selection_t = std::remove_cvref_t<decltype(run_selector(std::declval<const S&>(), std::declval<const Layer&>(),
+                                                              std::declval<const score_matrix&>(), std::size_t{}))>;
 
 /// A Merger builds the compressed layer from the layer, its scores and the selection.
 template <class M, class Selection = keep_set, class Layer = reference_layer>

@@ -32,7 +32,7 @@ struct pipeline {
                 "`void operator()(const Layer&, kvc::score_matrix&) const`");
   static_assert(selector<Selector>,
                 "kvc::pipeline: the second parameter is not a kvc::selector; it needs a default constructor and "
-                "`operator()(const kvc::score_matrix&, std::size_t budget) const` returning a kvc::keep_set");
+                "`operator()([const Layer&,] const kvc::score_matrix&, std::size_t budget) const` returning a kvc::keep_set");
   static_assert(detail::merger_fits<Merger, Selector>(),
                 "kvc::pipeline: the third parameter is not a kvc::merger for this selector's result; it needs "
                 "`operator()(const Layer&, const kvc::score_matrix&, const Selection&) const` returning a "
@@ -58,10 +58,10 @@ struct pipeline {
 
   /// What would be kept, without building the compressed layer.
   template <layer_type L, budget::per_head B>
-  selection_t<Selector> keep(const L& l, const B& b) const {
+  selection_t<Selector, L> keep(const L& l, const B& b) const {
     validate(l);
     const std::size_t k = b.count(l.tokens());
-    return select(scores(l), k);
+    return run_selector(select, l, scores(l), k);
   }
 
   /// Compress on the host reference.
@@ -74,7 +74,7 @@ struct pipeline {
     validate(l);
     const std::size_t k = b.count(l.tokens());
     const score_matrix s = scores(l);
-    const auto sel = select(s, k);
+    const auto sel = run_selector(select, l, s, k);
 // g++ 12 flags calls on an empty stage (merge::drop) of a designated-initialised temporary
 // as "may be used uninitialized"; an empty class has nothing to initialise.
 #if defined(__GNUC__) && !defined(__clang__)
