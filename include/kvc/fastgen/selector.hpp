@@ -1,0 +1,95 @@
+#pragma once
+// FastGen as a kvc selector (Ge et al. 2024, Eq. 1): scores are the accumulated attention of the
+// prompt's queries (score::accumulated_attention); each head keeps the cache of its profiled policy,
+// so budgets are ragged across heads. docs/fastgen.md#pipeline
+//
+// The per-head budget the pipeline passes is ignored by default: T decides how much each head
+// keeps (pass budget::ratio{1.0}). With `budget = budget_use::cap` it is an upper bound: a head
+// takes the cheapest candidate reaching T among those that fit, else the fitting candidate with the
+// most recovery, else (not even C_special fits) its `budget` best special tokens by score.
+
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "kvc/core/keep_set.hpp"
+#include "kvc/core/scores.hpp"
+#include "kvc/fastgen/kept_tokens.hpp"
+#include "kvc/fastgen/policy_table.hpp"
+#include "kvc/fastgen/profile.hpp"
+#include "kvc/fastgen/recovery.hpp"
+#include "kvc/fastgen/token_class.hpp"
+#include "kvc/select/detail/rank.hpp"
+
+namespace kvc::fastgen {
+
+/// What the selector keeps (a keep_set) and why (the profiled policy of every head).
+struct selection : keep_set {
+  policy_table table;
+};
+
+enum class budget_use {
+  ignore,  ///< the paper: T alone sets each head's cache
+  cap,     ///< no head keeps more than the pipeline's per-head budget
+};
+
+struct selector {
+  std::span<const token_class> classes{};  ///< one per cached token; empty: no special/punctuation tokens
+  double recovery_threshold = 0.95;        ///< T
+  double local_ratio = 0.3;                ///< r_l
+  double frequent_ratio = 0.3;             ///< r_f
+  budget_use budget = budget_use::ignore;
+
+  selection operator()(const score_matrix& s, std::size_t per_head_budget) const {
+    const profile_parameters p{recovery_threshold, local_ratio, frequent_ratio};
+    detail::require_parameters(p);
+    detail::require_accumulated(s);
+    detail::require_classes(classes, s.tokens());
+    if (budget == budget_use::cap) select::detail::require_budget(per_head_budget, 1, s.tokens());
+
+    const std::size_t n = s.tokens();
+    selection out;
+    out.table = {{}, n, p.recovery_threshold, p.local_ratio, p.frequent_ratio};
+    std::vector<std::vector<index_t>> heads(s.heads());
+    for (std::size_t h = 0; h < s.heads(); ++h) {
+      const auto row = s.row(h);
+      head_profile chosen = profile_head(row, classes, p);
+      std::vector<char> keep = kept_tokens(chosen.policy, classes, row, p.local_ratio, p.frequent_ratio);
+      if (budget == budget_use::cap && chosen.kept > per_head_budget) {
+        chosen = capped_choice(row, per_head_budget, keep);
+      }
+      heads[h] = select::detail::marked_indices(keep);
+      out.table.heads.push_back(chosen);
+    }
+    static_cast<keep_set&>(out) = keep_set::from_heads(n, heads);
+    return out;
+  }
+
+ private:
+  // The candidates are nested, so the last one that fits recovers the most of those that fit.
+  head_profile capped_choice(std::span<const float> row, std::size_t cap, std::vector<char>& keep) const {
+    head_profile best{};
+    bool found = false;
+    for (const cache_policy& c : hybrid_candidates) {
+      auto k = kept_tokens(c, classes, row, local_ratio, frequent_ratio);
+      const auto cost = static_cast<std::size_t>(std::count(k.begin(), k.end(), char{1}));
+      if (cost > cap) break;
+      best = {c, recovery(row, k), cost, true};
+      keep = std::move(k);
+      found = true;
+    }
+    if (!found) {  // even C_special is over the cap: its `cap` best tokens by score
+      std::vector<char> specials = kept_tokens(special, classes, row, local_ratio, frequent_ratio);
+      std::vector<float> masked(row.begin(), row.end());
+      for (std::size_t t = 0; t < masked.size(); ++t)
+        if (!specials[t]) masked[t] = -1.0f;  // accumulated attention is >= 0, so these rank last
+      keep.assign(row.size(), 0);
+      select::detail::fill_by_score(masked, keep, cap);
+      best = {special, recovery(row, keep), cap, true};
+    }
+    return best;
+  }
+};
+
+}  // namespace kvc::fastgen
