@@ -1,0 +1,114 @@
+#pragma once
+// IntelLLM's center-of-gravity eviction (CGE) as a selector adaptor: per head, the tokens within
+// `radius` of the scores' center of gravity are shielded; `Inner` chooses the rest from the scores.
+//   c[h]  = sum_t t * s[h, t] / sum_t s[h, t]      over [exclude_first, tokens - exclude_last)
+//   P[h]  = { t : |t - round(c[h])| <= radius }    (round: x.5 goes to the lower token)
+//   keep  = P[h] ∪ Inner's choice of the rest
+// With attention scores (score::center_of_gravity) c[h] is the attention centroid; over other
+// non-negative scores (SnapKV's pooled ones) it is theirs. By default the centroid skips the
+// tokens Inner always keeps (its sinks / recent window), so it sits in the span that can be
+// evicted. docs/intelllm.md
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "kvc/core/concepts.hpp"
+#include "kvc/core/error.hpp"
+#include "kvc/core/keep_set.hpp"
+#include "kvc/core/scores.hpp"
+#include "kvc/score/center_of_gravity.hpp"
+#include "kvc/select/detail/rank.hpp"
+#include "kvc/select/topk.hpp"
+
+namespace kvc::select {
+
+/// Tokens [first, last) of one head; empty when first == last.
+struct token_span {
+  std::size_t first = 0, last = 0;
+  [[nodiscard]] std::size_t size() const noexcept { return last - first; }
+  [[nodiscard]] bool empty() const noexcept { return first == last; }
+  [[nodiscard]] bool contains(std::size_t t) const noexcept { return first <= t && t < last; }
+  friend bool operator==(const token_span&, const token_span&) = default;
+};
+
+template <selector Inner = topk>
+struct centroid_protected {
+  Inner inner{};            ///< chooses the unshielded tokens; should rank by score (the topk family)
+  std::size_t radius = 8;   ///< tokens shielded on each side of the centroid: 2 * radius + 1 in all
+  std::size_t exclude_first = leading_kept(inner);  ///< first tokens left out of the centroid
+  std::size_t exclude_last = trailing_kept(inner);  ///< last tokens left out of the centroid
+
+  /// P[h] for every head (empty where the centroid span has no mass). Throws on a non-finite or
+  /// negative score.
+  [[nodiscard]] std::vector<token_span> regions(const score_matrix& s) const {
+    detail::require_finite(s);
+    for (std::size_t h = 0; h < s.heads(); ++h)
+      for (std::size_t t = 0; t < s.tokens(); ++t)
+        if (!(s(h, t) >= 0.0f))
+          kvc::detail::require(false, "scores(" + std::to_string(h) + ", " + std::to_string(t) + ")",
+                               "a non-negative score (the centroid is a score-weighted mean)", s(h, t));
+    const std::size_t n = s.tokens(), last = n - std::min(exclude_last, n);
+    std::vector<token_span> out(s.heads());
+    for (std::size_t h = 0; h < s.heads(); ++h) {
+      const auto c = score::centroid(s.row(h), exclude_first, last);
+      if (!c) continue;  // no mass in the span: nothing to shield
+      const auto center = static_cast<std::size_t>(std::ceil(*c - 0.5));
+      out[h] = {center - std::min(radius, center), radius >= n - center ? n : center + radius + 1};
+    }
+    return out;
+  }
+
+  selection_t<Inner> operator()(const score_matrix& s, std::size_t budget) const {
+    const std::vector<token_span> shield = regions(s);
+    std::size_t widest = 0;
+    for (const auto& r : shield) widest = std::max(widest, r.size());
+    detail::require_budget(budget, widest, s.tokens());
+
+    // Shielded tokens are lifted just above the head's best score, so Inner ranks them first;
+    // their order among themselves does not matter, all of them must stay.
+    score_matrix lifted = s;
+    for (std::size_t h = 0; h < s.heads(); ++h) {
+      if (shield[h].empty()) continue;
+      auto row = lifted.row(h);
+      const float top = *std::max_element(row.begin(), row.end());
+      float above = std::nextafter(top, std::numeric_limits<float>::infinity());
+      if (!std::isfinite(above)) {  // top is the largest float: make room below it instead
+        above = top;
+        for (std::size_t t = 0; t < row.size(); ++t)
+          if (!shield[h].contains(t) && row[t] == top) row[t] = std::nextafter(top, 0.0f);
+      }
+      for (std::size_t t = shield[h].first; t < shield[h].last; ++t) row[t] = above;
+    }
+    auto keep = inner(lifted, budget);
+    for (std::size_t h = 0; h < s.heads(); ++h)
+      for (std::size_t t = shield[h].first; t < shield[h].last; ++t)
+        kvc::detail::require(keep.contains(h, static_cast<index_t>(t)), "budget",
+                             "room for the " + std::to_string(shield[h].size()) + " centroid tokens of head " +
+                                 std::to_string(h) + " beside the inner selector's own protected tokens",
+                             budget);
+    return keep;
+  }
+
+ private:
+  // What Inner always keeps at the ends, read from its parameters where it has them.
+  static std::size_t leading_kept(const Inner& i) {
+    if constexpr (requires { std::size_t{i.sinks}; })
+      return i.sinks;
+    else
+      return 0;
+  }
+  static std::size_t trailing_kept(const Inner& i) {
+    if constexpr (requires { std::size_t{i.recent}; })
+      return i.recent;
+    else if constexpr (requires { std::size_t{i.window}; })
+      return i.window;
+    else
+      return 0;
+  }
+};
+
+}  // namespace kvc::select
