@@ -33,7 +33,14 @@ struct pyramidkv {
   auto operator()(std::span<const L> layers, budget::tokens average) const {
     kvc::detail::require(!layers.empty(), "layers", "at least one layer", 0);
     const std::vector<std::size_t> b = budgets(average.value, layers.size());
-    for (std::size_t i = 0; i < layers.size(); ++i) validate(layers[i]);
+    // Every layer is checked before any is compressed, so a bad one fails the whole call.
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      validate(layers[i]);
+      kvc::detail::require(b[i] <= layers[i].tokens(), "budgets()[" + std::to_string(i) + "]",
+                           "at most layer " + std::to_string(i) + "'s " + std::to_string(layers[i].tokens()) +
+                               " cached tokens",
+                           b[i]);
+    }
     std::vector<decltype(per_layer(layers[0], budget::tokens{1}))> out;
     out.reserve(layers.size());
     for (std::size_t i = 0; i < layers.size(); ++i) out.push_back(per_layer(layers[i], budget::tokens{b[i]}));

@@ -1,8 +1,9 @@
 #pragma once
 // Ada-KV's head-adaptive budget (Feng et al. 2024, Alg. 1): the layer keeps heads · budget
 // tokens chosen by one top-k over all heads jointly, so concentrated heads give budget to
-// dispersed ones. A safeguard keeps floor(floor_fraction · budget) tokens per head (the
-// paper's α = 0.2), and each head's last `recent` tokens (the observation window) are kept.
+// dispersed ones. Every head keeps its last `recent` tokens (the observation window), and a
+// safeguard guarantees each head its own best floor(floor_fraction · (budget − recent)) tokens
+// beyond the window (α = 0.2, as in the Ada-KV reference code). docs/adakv.md
 
 #include <algorithm>
 #include <cstddef>
@@ -15,7 +16,7 @@
 namespace kvc::select {
 
 struct head_adaptive {
-  double floor_fraction = 0.2;  ///< guaranteed share of the uniform budget per head
+  double floor_fraction = 0.2;  ///< α: share of budget − recent every head keeps by its own scores
   std::size_t recent = 32;      ///< last tokens of every head always kept
 
   keep_set operator()(const score_matrix& s, std::size_t budget) const {
@@ -23,16 +24,18 @@ struct head_adaptive {
     kvc::detail::require(floor_fraction >= 0.0 && floor_fraction <= 1.0, "head_adaptive.floor_fraction",
                          "a fraction in [0, 1]", floor_fraction);
     const std::size_t protected_tokens = std::min(recent, n);
-    const auto guaranteed = std::max(protected_tokens, static_cast<std::size_t>(floor_fraction * static_cast<double>(budget)));
     detail::require_budget(budget, protected_tokens, n);
     detail::require_finite(s);
+    // The window plus α of the rest of the uniform share: the floor no head can be pushed below.
+    const std::size_t guaranteed =
+        protected_tokens + static_cast<std::size_t>(floor_fraction * static_cast<double>(budget - protected_tokens));
 
     // Safeguard: every head first keeps its window and its own best tokens up to `guaranteed`.
     std::vector<std::vector<char>> keep(heads);
     std::size_t used = 0;
     for (std::size_t h = 0; h < heads; ++h) {
       keep[h] = detail::protect(n, 0, protected_tokens);
-      detail::fill_by_score(s.row(h), keep[h], std::min(guaranteed, budget));
+      detail::fill_by_score(s.row(h), keep[h], guaranteed);
       used += static_cast<std::size_t>(std::count(keep[h].begin(), keep[h].end(), char{1}));
     }
     // The rest of heads · budget: one joint top-k over every (head, token) not yet kept.

@@ -1,0 +1,103 @@
+#pragma once
+// LoRC (Zhang et al. 2024): low-rank K/V projection weights with a progressive per-layer rank.
+// An offline step: decompose every layer's K and V weight once, derive the ranks from the
+// condition numbers (kvc::project::progressive_rank), and hand the engine one projector per
+// layer and per K/V. docs/lorc.md
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kvc/core/budget.hpp"
+#include "kvc/core/error.hpp"
+#include "kvc/project/low_rank.hpp"
+#include "kvc/project/rank_schedule.hpp"
+#include "kvc/project/svd.hpp"
+
+namespace kvc::policy {
+
+struct lorc {
+  project::progressive_rank schedule{};
+  project::jacobi_svd decompose{};
+
+  /// One layer's projection weights, each row-major [d_model, kv_heads * head_dim] (K = X W_k).
+  template <class T = float>
+  struct layer_weights {
+    std::span<const T> key, value;
+  };
+
+  /// Per layer, the K and V projectors, their weights' condition numbers and the ranks.
+  struct compressed_model {
+    std::vector<project::low_rank_projector> keys, values;
+    std::vector<double> key_condition, value_condition;
+
+    [[nodiscard]] std::vector<std::size_t> key_ranks() const { return ranks(keys); }
+    [[nodiscard]] std::vector<std::size_t> value_ranks() const { return ranks(values); }
+    /// Cached floats per token over all layers, relative to the uncompressed K and V.
+    [[nodiscard]] double kept_fraction() const {
+      double kept = 0.0, full = 0.0;
+      for (const auto* side : {&keys, &values})
+        for (const auto& p : *side) {
+          kept += static_cast<double>(p.rank());
+          full += static_cast<double>(p.output_dim());
+        }
+      return full > 0.0 ? kept / full : 0.0;
+    }
+
+   private:
+    static std::vector<std::size_t> ranks(const std::vector<project::low_rank_projector>& ps) {
+      std::vector<std::size_t> r;
+      r.reserve(ps.size());
+      for (const auto& p : ps) r.push_back(p.rank());
+      return r;
+    }
+  };
+
+  /// Builds the projectors of a model whose layers all have shape `shape`; keys and values
+  /// each keep `kept` of their cache (the schedule runs on each side separately).
+  template <class T>
+  [[nodiscard]] compressed_model operator()(std::span<const layer_weights<T>> layers, project::weight_shape shape,
+                                            budget::ratio kept) const {
+    kvc::detail::require(!layers.empty(), "layers", "at least one layer", 0);
+    kvc::detail::require(shape.d_model >= 1 && shape.kv_heads >= 1 && shape.head_dim >= 1, "shape",
+                         "d_model, kv_heads and head_dim all at least 1",
+                         std::to_string(shape.d_model) + ", " + std::to_string(shape.kv_heads) + ", " +
+                             std::to_string(shape.head_dim));
+    const std::size_t size = shape.d_model * shape.columns();
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      kvc::detail::require(layers[l].key.size() == size, "layers[" + std::to_string(l) + "].key.size()",
+                           "d_model * kv_heads * head_dim = " + std::to_string(size), layers[l].key.size());
+      kvc::detail::require(layers[l].value.size() == size, "layers[" + std::to_string(l) + "].value.size()",
+                           "d_model * kv_heads * head_dim = " + std::to_string(size), layers[l].value.size());
+    }
+    kvc::detail::require(kept.value > 0.0 && kept.value <= 1.0, "kept", "a fraction in (0, 1]", kept.value);
+
+    std::vector<project::svd_result> key_svd, value_svd;
+    key_svd.reserve(layers.size());
+    value_svd.reserve(layers.size());
+    compressed_model out;
+    for (const auto& w : layers) {
+      key_svd.push_back(decompose(w.key, shape.d_model, shape.columns()));
+      value_svd.push_back(decompose(w.value, shape.d_model, shape.columns()));
+      out.key_condition.push_back(key_svd.back().condition_number());
+      out.value_condition.push_back(value_svd.back().condition_number());
+    }
+    const std::size_t full_rank = key_svd.front().size();  // min(d_model, kv_heads * head_dim)
+    const std::vector<std::size_t> key_ranks = schedule(out.key_condition, full_rank, kept);
+    const std::vector<std::size_t> value_ranks = schedule(out.value_condition, full_rank, kept);
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      out.keys.push_back(project::low_rank_projector::from_svd(key_svd[l], shape, key_ranks[l]));
+      out.values.push_back(project::low_rank_projector::from_svd(value_svd[l], shape, value_ranks[l]));
+    }
+    return out;
+  }
+
+  template <class T>
+  [[nodiscard]] compressed_model operator()(const std::vector<layer_weights<T>>& layers, project::weight_shape shape,
+                                            budget::ratio kept) const {
+    return (*this)(std::span<const layer_weights<T>>(layers), shape, kept);
+  }
+};
+
+}  // namespace kvc::policy
