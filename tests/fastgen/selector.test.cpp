@@ -48,11 +48,18 @@ TEST_CASE("fastgen::selector with budget_use::cap keeps each head under the budg
   const float a[] = {2.45f, 1.45f, 0.95f, 0.6166667f, 0.3666667f, 0.1666667f};
   for (std::size_t t = 0; t < 6; ++t) acc(0, t) = a[t];
   const fg::selector capped{.classes = cls, .budget = fg::budget_use::cap};
-  auto s = capped(acc, 4);  // +local (5) does not fit: +frequent (3) is the most that does
+  // +local (5) does not fit: +frequent {0, 1, 3} is the most that does, and the fourth slot goes
+  // to the heaviest token left, 2 (0.95). Recovery (2.45 + 1.45 + 0.95 + 0.6166667) / 6 = 0.911111.
+  auto s = capped(acc, 4);
   CHECK(s.table[0].policy == fg::special + fg::punctuation + fg::frequent);
   CHECK(s.table[0].capped);
-  CHECK(s.kept(0) == 3);
-  CHECK(s.table[0].recovery == doctest::Approx(0.752778).epsilon(1e-5));
+  CHECK(s.kept(0) == 4);
+  CHECK(std::vector<kvc::index_t>(s.head(0).begin(), s.head(0).end()) == std::vector<kvc::index_t>{0, 1, 2, 3});
+  CHECK(s.table[0].recovery == doctest::Approx(0.911111).epsilon(1e-5));
+  // Cap 2: only special+punct {0, 3} fits; nothing is left to fill, and it is labelled +frequent
+  // only when a token was added.
+  auto two = capped(acc, 2);
+  CHECK(std::vector<kvc::index_t>(two.head(0).begin(), two.head(0).end()) == std::vector<kvc::index_t>{0, 3});
   CHECK_FALSE(capped(acc, 6).table[0].capped);
   CHECK(capped(acc, 6).kept(0) == 6);
   // Even C_special is over the cap: its best-scored special tokens.

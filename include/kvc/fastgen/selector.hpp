@@ -5,8 +5,9 @@
 //
 // The per-head budget the pipeline passes is ignored by default: T decides how much each head
 // keeps (pass budget::ratio{1.0}). With `budget = budget_use::cap` it is an upper bound: a head
-// takes the cheapest candidate reaching T among those that fit, else the fitting candidate with the
-// most recovery, else (not even C_special fits) its `budget` best special tokens by score.
+// takes the cheapest candidate reaching T among those that fit; else the largest fitting candidate
+// with the rest of the cap spent on the heaviest remaining tokens (C_frequent widened to the cap);
+// else (not even C_special fits) its `budget` best special tokens by score.
 
 #include <algorithm>
 #include <cstddef>
@@ -78,6 +79,12 @@ struct selector {
       best = {c, recovery(row, k), cost, true};
       keep = std::move(k);
       found = true;
+    }
+    if (found && best.kept < cap) {
+      // Spend the rest of the cap on the heaviest remaining tokens: C_frequent with the share
+      // the cap leaves, so a capped head uses its whole budget.
+      select::detail::fill_by_score(row, keep, cap);
+      best = {best.policy + frequent, recovery(row, keep), cap, true};
     }
     if (!found) {  // even C_special is over the cap: its `cap` best tokens by score
       std::vector<char> specials = kept_tokens(special, classes, row, local_ratio, frequent_ratio);

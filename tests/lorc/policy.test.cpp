@@ -1,0 +1,86 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "kvc/core/error.hpp"
+#include "kvc/policy/lorc.hpp"
+
+namespace {
+
+using kvc::project::weight_shape;
+
+// A layer weight with a decaying spectrum plus noise: W = Σ_j 2^{-j·decay} p_j q_j^T + noise·G.
+std::vector<float> decaying_weight(const weight_shape& s, double decay, double noise, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const std::size_t n = s.columns(), k = std::min(s.d_model, n);
+  std::vector<double> w(s.d_model * n, 0.0), p(s.d_model), q(n);
+  for (std::size_t j = 0; j < k; ++j) {
+    for (auto& x : p) x = normal(rng);
+    for (auto& x : q) x = normal(rng);
+    const double scale = std::pow(2.0, -decay * static_cast<double>(j));
+    for (std::size_t a = 0; a < s.d_model; ++a)
+      for (std::size_t b = 0; b < n; ++b) w[a * n + b] += scale * p[a] * q[b];
+  }
+  for (auto& x : w) x += noise * normal(rng);
+  return std::vector<float>(w.begin(), w.end());
+}
+
+}  // namespace
+
+TEST_CASE("policy::lorc: projectors per layer, monotone ranks, exact overall ratio") {
+  const weight_shape s{.d_model = 32, .kv_heads = 2, .head_dim = 8};  // GQA-style 16 columns
+  const std::size_t L = 6;
+  std::vector<std::vector<float>> keys, values;
+  for (std::size_t l = 0; l < L; ++l) {
+    keys.push_back(decaying_weight(s, 0.2 + 0.05 * static_cast<double>(l), 0.01, 10 + l));
+    values.push_back(decaying_weight(s, 0.1, 0.05, 50 + l));
+  }
+  std::vector<kvc::policy::lorc::layer_weights<float>> layers;
+  for (std::size_t l = 0; l < L; ++l) layers.push_back({keys[l], values[l]});
+
+  const auto model = kvc::policy::lorc{}(layers, s, kvc::budget::ratio{0.5});
+  REQUIRE(model.keys.size() == L);
+  REQUIRE(model.values.size() == L);
+  for (const auto& ranks : {model.key_ranks(), model.value_ranks()}) {
+    CHECK(std::accumulate(ranks.begin(), ranks.end(), std::size_t{0}) == L * 8);  // 0.5 · 6 · 16
+    for (std::size_t l = 1; l < L; ++l) CHECK(ranks[l] <= ranks[l - 1]);
+    CHECK(ranks.front() > ranks.back());
+    for (std::size_t r : ranks) CHECK(r >= 4);  // r_min = 0.25 · 16
+  }
+  CHECK(model.kept_fraction() == doctest::Approx(0.5));
+  for (std::size_t l = 0; l < L; ++l) {
+    CHECK(model.key_condition[l] >= 1.0);
+    CHECK(model.keys[l].input_dim() == 32);
+    CHECK(model.keys[l].output_dim() == 16);
+    // The projector's factors are the layer's own: σ of the key weight equal a fresh SVD's.
+    const auto d = kvc::project::jacobi_svd{}(keys[l], 32, 16);
+    CHECK(model.keys[l].singular_values()[0] == doctest::Approx(d.singular_values[0]));
+    CHECK(model.key_condition[l] == doctest::Approx(d.condition_number()));
+  }
+  // Deterministic.
+  const auto again = kvc::policy::lorc{}(layers, s, kvc::budget::ratio{0.5});
+  CHECK(again.key_ranks() == model.key_ranks());
+  CHECK(std::vector<float>(again.keys[2].up().begin(), again.keys[2].up().end()) ==
+        std::vector<float>(model.keys[2].up().begin(), model.keys[2].up().end()));
+}
+
+TEST_CASE("policy::lorc: bad input throws kvc::error") {
+  const weight_shape s{.d_model = 8, .kv_heads = 1, .head_dim = 4};
+  const std::vector<float> w = decaying_weight(s, 0.3, 0.01, 1), short_w(31, 1.0f), zero(32, 0.0f);
+  using weights = kvc::policy::lorc::layer_weights<float>;
+  const kvc::policy::lorc lorc{};
+  CHECK_THROWS_AS((void)lorc(std::vector<weights>{}, s, kvc::budget::ratio{0.5}), kvc::error);
+  CHECK_THROWS_AS((void)lorc(std::vector<weights>{{w, short_w}}, s, kvc::budget::ratio{0.5}), kvc::error);
+  CHECK_THROWS_AS((void)lorc(std::vector<weights>{{w, w}}, {.d_model = 8, .kv_heads = 0, .head_dim = 4}, kvc::budget::ratio{0.5}),
+                  kvc::error);
+  CHECK_THROWS_AS((void)lorc(std::vector<weights>{{w, w}}, s, kvc::budget::ratio{0.0}), kvc::error);
+  // A rank-deficient weight has no finite condition number.
+  CHECK_THROWS_AS((void)lorc(std::vector<weights>{{w, w}, {zero, w}}, s, kvc::budget::ratio{0.5}), kvc::error);
+}
