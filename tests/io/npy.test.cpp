@@ -11,10 +11,12 @@ std::vector<char> file_with(const std::string& header_text, const std::vector<ch
   std::string header = header_text;
   while ((10 + header.size() + 1) % 16 != 0) header += ' ';
   header += '\n';
-  std::vector<char> bytes{'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<char>(header.size()), 0};
-  bytes.insert(bytes.end(), header.begin(), header.end());
-  bytes.insert(bytes.end(), payload.begin(), payload.end());
-  return bytes;
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size());
+  bytes += '\0';
+  bytes += header;
+  bytes.append(payload.data(), payload.size());
+  return {bytes.begin(), bytes.end()};
 }
 }  // namespace
 

@@ -10,6 +10,8 @@
 #include <type_traits>
 
 #if defined(__CUDACC__) || defined(__CUDA_ARCH__)
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #define KVC_HOST_DEVICE __host__ __device__
 #else
 #define KVC_HOST_DEVICE

@@ -57,12 +57,13 @@ class strided_view {
   KVC_HOST_DEVICE constexpr T& operator()(std::size_t h, std::size_t t, std::size_t d) const noexcept {
     return data_[h * strides_[0] + t * strides_[1] + d * strides_[2]];
   }
-  /// Read-only view of the same memory.
-  constexpr operator strided_view<const T>() const noexcept
-    requires(!std::is_const_v<T>)
-  {
-    return {data_, extents_, strides_};
-  }
+  /// A read-only view from a mutable one over the same memory.
+  template <class U>
+    requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>)
+  constexpr strided_view(const strided_view<U>& other) noexcept  // NOLINT: implicit on purpose
+      : data_(other.data_handle()),
+        extents_{other.extent(0), other.extent(1), other.extent(2)},
+        strides_{other.stride(0), other.stride(1), other.stride(2)} {}
 
  private:
   T* data_ = nullptr;

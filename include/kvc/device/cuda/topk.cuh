@@ -1,0 +1,130 @@
+#pragma once
+// Per-head top-k on the GPU by a block-level radix select, the same selection as
+// kvc::select::topk: protected sinks and recent tokens are always kept, the rest is ranked by
+// score, ties to the lower token index (docs/cuda.md#tie-breaking). Budgets may differ per head.
+//
+// Launch: one 512-thread block per kv head. Four passes over the head's scores histogram the
+// next 8 bits of score_key (detail/radix_key.hpp) among the candidates still tied with the
+// threshold prefix (warp-aggregated shared-memory atomics) and choose the bin holding the k-th
+// best. That fixes the k-th best score exactly and how many of the tokens carrying it are still
+// wanted; a last pass in token order (cub::BlockScan) keeps the protected tokens, those above the
+// threshold, and the first such tied ones, and writes the kept indices ascending.
+
+#include "kvc/device/cuda/detail/prelude.cuh"
+
+#include <cub/block/block_scan.cuh>
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+#include "kvc/device/cuda/check.cuh"
+#include "kvc/device/cuda/detail/index_math.hpp"
+#include "kvc/device/cuda/detail/radix_key.hpp"
+#include "kvc/device/cuda/keep_set.cuh"
+#include "kvc/select/detail/rank.hpp"
+#include "kvc/select/topk.hpp"
+
+namespace kvc::device::cuda {
+namespace detail {
+
+inline constexpr int select_threads = 512;
+
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
+    radix_topk(const float* scores, std::size_t tokens, std::size_t sinks, std::size_t recent,
+               const std::size_t* offsets, index_t* indices) {
+  using block_scan = cub::BlockScan<unsigned, Threads>;
+  __shared__ typename block_scan::TempStorage scan_storage;
+  __shared__ unsigned hist[radix_bins];
+  __shared__ unsigned shared_prefix, shared_remaining;
+
+  const std::size_t h = blockIdx.x, n = tokens;
+  const unsigned tid = threadIdx.x, lane = tid % 32;
+  const float* row = scores + h * n;
+  const std::size_t want = offsets[h + 1] - offsets[h] - protected_count(n, sinks, recent);
+
+  // threshold = the want-th best candidate's score_key; ties = how many candidates carrying it to keep.
+  unsigned threshold = 0xffffffffu, ties = 0;
+  if (want > 0) {
+    if (tid == 0) {
+      shared_prefix = 0;
+      shared_remaining = static_cast<unsigned>(want);
+    }
+    for (unsigned pass = 0; pass < radix_passes; ++pass) {
+      for (unsigned b = tid; b < radix_bins; b += Threads) hist[b] = 0;
+      __syncthreads();
+      const unsigned prefix = shared_prefix, mask = pass == 0 ? 0u : radix_prefix_mask(pass - 1);
+      for (std::size_t base = 0; base < n; base += Threads) {
+        const std::size_t t = base + tid;
+        unsigned digit = radix_bins;  // sentinel: not a candidate on this prefix
+        if (t < n && !is_protected(t, n, sinks, recent)) {
+          const unsigned key = score_key(row[t]);
+          if ((key & mask) == prefix) digit = radix_digit(key, pass);
+        }
+        // Lanes with the same digit add once: a score row's top bits are few, so contention is high.
+        const unsigned peers = __match_any_sync(0xffffffffu, digit);
+        if (digit < radix_bins && lane == static_cast<unsigned>(__ffs(peers) - 1))
+          atomicAdd(&hist[digit], static_cast<unsigned>(__popc(peers)));
+      }
+      __syncthreads();
+      if (tid == 0) {
+        const digit_choice c = choose_digit(hist, shared_remaining);
+        shared_remaining -= c.above;
+        shared_prefix |= c.digit << radix_shift(pass);
+      }
+      __syncthreads();
+    }
+    threshold = shared_prefix;
+    ties = shared_remaining;
+  }
+
+  // Token order: keep protected, above-threshold, and the first `ties` at the threshold.
+  index_t* out = indices + offsets[h];
+  unsigned written = 0, ties_seen = 0;
+  for (std::size_t base = 0; base < n; base += Threads) {
+    const std::size_t t = base + tid;
+    const bool in = t < n, guarded = in && is_protected(t, n, sinks, recent);
+    const unsigned key = in && !guarded ? score_key(row[t]) : 0u;
+    const bool candidate = in && !guarded && want > 0;
+    const bool above = candidate && key > threshold, tie = candidate && key == threshold;
+    unsigned tie_rank = 0, tie_total = 0, slot = 0, kept = 0;
+    block_scan(scan_storage).ExclusiveSum(tie ? 1u : 0u, tie_rank, tie_total);
+    __syncthreads();
+    const bool keep = guarded || above || (tie && ties_seen + tie_rank < ties);
+    block_scan(scan_storage).ExclusiveSum(keep ? 1u : 0u, slot, kept);
+    __syncthreads();
+    if (keep) out[written + slot] = static_cast<index_t>(t);
+    written += kept;
+    ties_seen += tie_total;
+  }
+}
+
+}  // namespace detail
+
+/// Validates a selection like kvc::select::topk would (budgets per head, protected floor).
+inline void require_selectable(const select::topk& p, std::size_t heads, std::size_t tokens,
+                               std::span<const std::size_t> budgets) {
+  kvc::detail::require(heads >= 1, "scores heads", "at least 1", heads);
+  kvc::detail::require(tokens >= 1, "scores tokens", "at least 1", tokens);
+  kvc::detail::require(tokens < (std::size_t{1} << 31), "scores tokens", "fewer than 2^31 (index_t)", tokens);
+  kvc::detail::require(budgets.size() == heads, "budgets.size()", "one budget per kv head (" + std::to_string(heads) + ")",
+                       budgets.size());
+  const std::size_t floor = detail::protected_count(tokens, p.sinks, p.recent);
+  for (std::size_t b : budgets) select::detail::require_budget(b, floor, tokens);
+}
+
+/// Per-head top-k of device scores `[heads, tokens]` (row-major) with per-head `budgets` (host).
+/// `out` is shaped (offsets from the budgets) and filled with ascending indices on `stream`.
+/// Scores should be finite, as the host selector requires; on the device NaN ranks last.
+inline void topk(const select::topk& p, const float* scores, std::size_t heads, std::size_t tokens,
+                 std::span<const std::size_t> budgets, device_keep_set& out, cudaStream_t stream) {
+  require_selectable(p, heads, tokens, budgets);
+  out.shape(tokens, budgets, stream);
+  detail::radix_topk<detail::select_threads><<<static_cast<unsigned>(heads), detail::select_threads, 0, stream>>>(
+      scores, tokens, p.sinks, p.recent, out.offsets(), out.indices());
+  check_launch("kvc::device::cuda::detail::radix_topk");
+}
+
+}  // namespace kvc::device::cuda
