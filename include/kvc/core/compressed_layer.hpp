@@ -47,8 +47,13 @@ class compressed_layer {
     return {positions_.data() + keep_.offsets()[h], kept(h)};
   }
 
+  /// Every head's kept keys / values back to back (head h starts at keep().offsets()[h] * dim).
   [[nodiscard]] std::span<const T> all_keys() const noexcept { return keys_; }
   [[nodiscard]] std::span<const T> all_values() const noexcept { return values_; }
+  [[nodiscard]] std::span<T> all_keys() noexcept { return keys_; }
+  [[nodiscard]] std::span<T> all_values() noexcept { return values_; }
+  [[nodiscard]] std::span<const std::int64_t> all_positions() const noexcept { return positions_; }
+  [[nodiscard]] std::span<std::int64_t> all_positions() noexcept { return positions_; }
   /// Bytes held by the kept keys and values.
   [[nodiscard]] std::size_t bytes() const noexcept { return (keys_.size() + values_.size()) * sizeof(T); }
 

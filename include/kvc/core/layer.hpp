@@ -25,8 +25,10 @@ enum class group_reduce { mean, max };
 struct no_queries {
   std::size_t heads = 0, head_dim = 0;
   static constexpr std::size_t rank() noexcept { return 3; }
-  constexpr std::size_t extent(std::size_t i) const noexcept { return i == 0 ? heads : i == 1 ? 0 : head_dim; }
-  float operator()(std::size_t, std::size_t, std::size_t) const noexcept { return 0.0f; }
+  KVC_HOST_DEVICE constexpr std::size_t extent(std::size_t i) const noexcept {
+    return i == 0 ? heads : i == 1 ? 0 : head_dim;
+  }
+  KVC_HOST_DEVICE float operator()(std::size_t, std::size_t, std::size_t) const noexcept { return 0.0f; }
 };
 
 template <tensor_view K, tensor_view V, tensor_view Q = no_queries>

@@ -1,0 +1,32 @@
+#pragma once
+// Device version of kvc::score::accumulated_attention (H2O): the engine's accumulated weights
+// folded over the group when the layer carries them, else every window query's attention.
+
+#include "kvc/device/detail/attention.hpp"
+#include "kvc/device/implementation.hpp"
+#include "kvc/device/score_buffer.hpp"
+#include "kvc/score/accumulated_attention.hpp"
+
+namespace kvc::device {
+
+template <>
+struct implementation<score::accumulated_attention> {
+  static constexpr bool available = true;
+
+  template <class System, layer_type L>
+  static void score(exec::device<System> e, const score::accumulated_attention& p, const L& l,
+                    score_buffer<System>& out) {
+    if (!l.attention.empty()) {
+      out.reset(l.kv_heads(), l.tokens());
+      detail::accumulated_scores(e, l, p.group, out.data());
+      return;
+    }
+    require_queries(l, "score::accumulated_attention");
+    if constexpr (has_queries_v<L>) {
+      out.reset(l.kv_heads(), l.tokens());
+      detail::window_attention_scores(e, l, l.window(), p.group, out.data());
+    }
+  }
+};
+
+}  // namespace kvc::device

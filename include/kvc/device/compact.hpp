@@ -1,0 +1,94 @@
+#pragma once
+// Device version of kvc::compact: each head's kept rows move to its slots 0..kept(h)-1 of the
+// engine's own buffers (in System memory). Rows are gathered into scratch first, then written
+// back, because in parallel a slot may be overwritten before another slot has read it.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include <thrust/for_each.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/transform.h>
+
+#include "kvc/core/compact.hpp"
+#include "kvc/core/error.hpp"
+#include "kvc/core/exec.hpp"
+#include "kvc/device/detail/gather.hpp"
+#include "kvc/device/keep_set.hpp"
+
+namespace kvc {
+
+namespace device::detail {
+struct positions_to_front {
+  std::int64_t* positions;
+  const std::int64_t* moved;  // [total], gathered from positions[h * tokens + t]
+  const std::size_t* head_plus_one;
+  const std::size_t* offsets;
+  std::size_t tokens;
+  KVC_HOST_DEVICE void operator()(std::size_t e) const {
+    const std::size_t h = head_plus_one[e] - 1;
+    positions[h * tokens + (e - offsets[h])] = moved[e];
+  }
+};
+struct gather_head_positions {
+  const std::int64_t* positions;
+  const std::size_t* head_plus_one;
+  const index_t* indices;
+  std::size_t tokens;
+  KVC_HOST_DEVICE std::int64_t operator()(std::size_t e) const {
+    return positions[(head_plus_one[e] - 1) * tokens + static_cast<std::size_t>(indices[e])];
+  }
+};
+
+template <class System, class View, class Heads>
+void move_rows_to_front(const View& view, const device::keep_set<System>& keep, const Heads& head_plus_one) {
+  using T = element_of<View>;
+  const std::size_t dim = view.extent(2);
+  vector<T, System> rows(keep.total() * dim);
+  gather(view, keep, head_plus_one, dim, rows);
+  const auto index = thrust::counting_iterator<std::size_t>(0);
+  thrust::for_each(System{}, index, index + keep.total() * dim,
+                   scatter_to_front<T, View>{view, thrust::raw_pointer_cast(rows.data()),
+                                             thrust::raw_pointer_cast(head_plus_one.data()),
+                                             thrust::raw_pointer_cast(keep.offsets().data()), dim});
+}
+}  // namespace device::detail
+
+/// kvc::compact on the device: same checks and result as the host version; `positions`
+/// (`[kv_heads * tokens]`, optional) and the views' memory must be readable by System.
+template <class System, mutable_tensor_view K, mutable_tensor_view V>
+void compact(exec::device<System>, const K& keys, const V& values, const device::keep_set<System>& keep,
+             std::span<std::int64_t> positions = {}) {
+  using detail::require;
+  const std::size_t heads = keys.extent(0), n = keys.extent(1);
+  require(keep.heads() == heads, "keep.heads()", "kv_heads " + std::to_string(heads), keep.heads());
+  require(keep.tokens() == n, "keep.tokens()", "tokens " + std::to_string(n), keep.tokens());
+  require(values.extent(0) == heads, "values.extent(0)", "kv_heads " + std::to_string(heads), values.extent(0));
+  require(values.extent(1) == n, "values.extent(1)", "tokens " + std::to_string(n), values.extent(1));
+  require(positions.empty() || positions.size() == heads * n, "positions.size()",
+          "0 or kv_heads*tokens " + std::to_string(heads * n), positions.size());
+  const auto head_plus_one = device::detail::heads_of_entries(keep);
+  device::detail::move_rows_to_front(keys, keep, head_plus_one);
+  device::detail::move_rows_to_front(values, keep, head_plus_one);
+  if (positions.empty()) return;
+  device::vector<std::int64_t, System> moved(keep.total());
+  const auto index = thrust::counting_iterator<std::size_t>(0);
+  const auto* heads_ptr = thrust::raw_pointer_cast(head_plus_one.data());
+  thrust::transform(System{}, index, index + keep.total(), moved.begin(),
+                    device::detail::gather_head_positions{positions.data(), heads_ptr,
+                                                          thrust::raw_pointer_cast(keep.indices().data()), n});
+  thrust::for_each(System{}, index, index + keep.total(),
+                   device::detail::positions_to_front{positions.data(), thrust::raw_pointer_cast(moved.data()),
+                                                      heads_ptr, thrust::raw_pointer_cast(keep.offsets().data()), n});
+}
+
+/// Same, from a host keep_set (uploaded first).
+template <class System, mutable_tensor_view K, mutable_tensor_view V>
+void compact(exec::device<System> e, const K& keys, const V& values, const keep_set& keep,
+             std::span<std::int64_t> positions = {}) {
+  compact(e, keys, values, device::keep_set<System>::from_host(keep), positions);
+}
+
+}  // namespace kvc

@@ -1,0 +1,62 @@
+#pragma once
+// kvc::device::compressed_layer<T, System>: what the device gather gives back, laid out as
+// kvc::compressed_layer<T> is (kept rows of all heads back to back, head-major), in memory
+// `System` can read. Converts to the host kvc::compressed_layer<T>.
+
+#include <cstddef>
+#include <cstdint>
+
+#include <thrust/copy.h>
+
+#include "kvc/core/compressed_layer.hpp"
+#include "kvc/device/keep_set.hpp"
+#include "kvc/device/vector.hpp"
+
+namespace kvc::device {
+
+template <class T, class System>
+class compressed_layer {
+ public:
+  using element_type = T;
+  using system = System;
+
+  compressed_layer() = default;
+  compressed_layer(device::keep_set<System> keep, std::size_t key_dim, std::size_t value_dim)
+      : keep_(std::move(keep)),
+        key_dim_(key_dim),
+        value_dim_(value_dim),
+        keys_(keep_.total() * key_dim),
+        values_(keep_.total() * value_dim),
+        positions_(keep_.total()) {}
+
+  [[nodiscard]] const device::keep_set<System>& keep() const noexcept { return keep_; }
+  [[nodiscard]] std::size_t heads() const noexcept { return keep_.heads(); }
+  [[nodiscard]] std::size_t head_dim() const noexcept { return key_dim_; }
+  [[nodiscard]] std::size_t value_dim() const noexcept { return value_dim_; }
+  /// `[total kept, head_dim]` keys, `[total kept, value_dim]` values, `[total kept]` positions.
+  [[nodiscard]] vector<T, System>& keys() noexcept { return keys_; }
+  [[nodiscard]] const vector<T, System>& keys() const noexcept { return keys_; }
+  [[nodiscard]] vector<T, System>& values() noexcept { return values_; }
+  [[nodiscard]] const vector<T, System>& values() const noexcept { return values_; }
+  [[nodiscard]] vector<std::int64_t, System>& positions() noexcept { return positions_; }
+  [[nodiscard]] const vector<std::int64_t, System>& positions() const noexcept { return positions_; }
+  [[nodiscard]] std::size_t bytes() const noexcept { return (keys_.size() + values_.size()) * sizeof(T); }
+
+  [[nodiscard]] kvc::compressed_layer<T> to_host() const {
+    kvc::compressed_layer<T> out(keep_.to_host(), key_dim_, value_dim_);
+    if (keep_.total() == 0) return out;
+    thrust::copy(keys_.begin(), keys_.end(), out.all_keys().data());
+    thrust::copy(values_.begin(), values_.end(), out.all_values().data());
+    thrust::copy(positions_.begin(), positions_.end(), out.all_positions().data());
+    return out;
+  }
+  operator kvc::compressed_layer<T>() const { return to_host(); }  // implicit on purpose: it is the host result
+
+ private:
+  device::keep_set<System> keep_;
+  std::size_t key_dim_ = 0, value_dim_ = 0;
+  vector<T, System> keys_, values_;
+  vector<std::int64_t, System> positions_;
+};
+
+}  // namespace kvc::device

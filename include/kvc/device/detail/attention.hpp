@@ -1,0 +1,156 @@
+#pragma once
+// Device building block of the attention scorers: the device twin of kvc::window_attention_sum
+// followed by kvc::fold_groups. Same arithmetic as the reference (double logits, softmax and
+// sums, one rounding to float at the end), in a different summation order:
+//   1. transform      logits L[r, t] = q_r · k_t / sqrt(d) (−inf where the causal mask hides t)
+//   2. reduce_by_key  peak[r] = max_t L[r, t]
+//   3. for_each       L[r, t] = exp(L[r, t] − peak[r])
+//   4. reduce_by_key  sum[r] = sum_t L[r, t]
+//   5. for_each       s[h, t] = fold_g sum_j L[(g, j), t] / sum[(g, j)]
+// where a row r is one (q_head, window query). Memory: 8 · q_heads · window · tokens bytes.
+
+#include <cstddef>
+
+#include <cuda/std/cmath>
+#include <cuda/std/limits>
+#include <thrust/functional.h>
+#include <thrust/for_each.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/discard_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
+#include <thrust/reduce.h>
+#include <thrust/transform.h>
+
+#include "kvc/core/element.hpp"
+#include "kvc/core/exec.hpp"
+#include "kvc/core/layer.hpp"
+#include "kvc/device/vector.hpp"
+
+namespace kvc::device::detail {
+
+struct divide_by {
+  std::size_t divisor;
+  KVC_HOST_DEVICE std::size_t operator()(std::size_t i) const { return i / divisor; }
+};
+
+/// Dot product of two rows in double. Four partial sums break the add chain (the reference
+/// uses one; the results differ only in double rounding).
+template <class A, class B>
+KVC_HOST_DEVICE double dot(const A& a, std::size_t ah, std::size_t at, const B& b, std::size_t bh, std::size_t bt,
+                           std::size_t d) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  std::size_t k = 0;
+  for (; k + 4 <= d; k += 4) {
+    s0 += static_cast<double>(to_float(a(ah, at, k))) * static_cast<double>(to_float(b(bh, bt, k)));
+    s1 += static_cast<double>(to_float(a(ah, at, k + 1))) * static_cast<double>(to_float(b(bh, bt, k + 1)));
+    s2 += static_cast<double>(to_float(a(ah, at, k + 2))) * static_cast<double>(to_float(b(bh, bt, k + 2)));
+    s3 += static_cast<double>(to_float(a(ah, at, k + 3))) * static_cast<double>(to_float(b(bh, bt, k + 3)));
+  }
+  for (; k < d; ++k) s0 += static_cast<double>(to_float(a(ah, at, k))) * static_cast<double>(to_float(b(bh, bt, k)));
+  return (s0 + s1) + (s2 + s3);
+}
+
+/// One attention row r = (q_head, window query) of the observation window's last `w` queries.
+struct window_rows {
+  std::size_t tokens, w, window, group;
+  KVC_HOST_DEVICE std::size_t q_head(std::size_t r) const { return r / w; }
+  KVC_HOST_DEVICE std::size_t query(std::size_t r) const { return window - w + r % w; }
+  /// Causal mask: window query j sits at token tokens − window + j and sees tokens 0..that.
+  KVC_HOST_DEVICE std::size_t last_visible(std::size_t r) const { return tokens - window + query(r); }
+};
+
+template <class K, class Q>
+struct scaled_logit {
+  K keys;
+  Q queries;
+  window_rows rows;
+  std::size_t head_dim;
+  double scale;
+  KVC_HOST_DEVICE double operator()(std::size_t i) const {
+    const std::size_t r = i / rows.tokens, t = i % rows.tokens;
+    if (t > rows.last_visible(r)) return -cuda::std::numeric_limits<double>::infinity();
+    const std::size_t qh = rows.q_head(r);
+    return dot(queries, qh, rows.query(r), keys, qh / rows.group, t, head_dim) * scale;
+  }
+};
+
+struct exp_minus_peak {
+  double* logits;
+  const double* peak;
+  std::size_t tokens;
+  KVC_HOST_DEVICE void operator()(std::size_t i) const { logits[i] = cuda::std::exp(logits[i] - peak[i / tokens]); }
+};
+
+/// s[h, t] = fold over the group of sum over the window of softmax weights (kvc::fold_groups).
+struct fold_window_weights {
+  const double* weights;  // exp(L − peak), [rows, tokens]
+  const double* sums;     // [rows]
+  float* out;             // [kv_heads, tokens]
+  std::size_t tokens, w, group;
+  group_reduce how;
+  KVC_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::size_t h = i / tokens, t = i % tokens;
+    const bool max = how == group_reduce::max;
+    double v = max ? -cuda::std::numeric_limits<double>::infinity() : 0.0;
+    for (std::size_t g = 0; g < group; ++g) {
+      double acc = 0.0;
+      for (std::size_t j = 0; j < w; ++j) {
+        const std::size_t r = (h * group + g) * w + j;
+        acc += weights[r * tokens + t] / sums[r];
+      }
+      v = max ? (v < acc ? acc : v) : v + acc;
+    }
+    out[i] = static_cast<float>(max ? v : v / static_cast<double>(group));
+  }
+};
+
+/// kvc::fold_groups of engine-given accumulated weights `[q_heads, tokens]`.
+struct fold_accumulated {
+  const float* attention;
+  float* out;
+  std::size_t tokens, group;
+  group_reduce how;
+  KVC_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::size_t h = i / tokens, t = i % tokens;
+    const bool max = how == group_reduce::max;
+    double v = max ? -cuda::std::numeric_limits<double>::infinity() : 0.0;
+    for (std::size_t g = 0; g < group; ++g) {
+      const double x = attention[(h * group + g) * tokens + t];
+      v = max ? (v < x ? x : v) : v + x;
+    }
+    out[i] = static_cast<float>(max ? v : v / static_cast<double>(group));
+  }
+};
+
+/// Window attention of the last `window` queries (all of them if the layer has fewer),
+/// folded over each GQA group, into `out` ([kv_heads, tokens] in System memory).
+template <class System, layer_type L>
+void window_attention_scores(exec::device<System>, const L& l, std::size_t window, group_reduce how, float* out) {
+  const std::size_t n = l.tokens(), w = window < l.window() ? window : l.window(), d = l.head_dim();
+  const std::size_t rows = l.q_heads() * w, cells = rows * n;
+  const window_rows shape{n, w, l.window(), l.group()};
+  const auto index = thrust::counting_iterator<std::size_t>(0);
+  const auto row_of = thrust::make_transform_iterator(index, divide_by{n});
+
+  vector<double, System> logits(cells), peak(rows), sum(rows);
+  thrust::transform(System{}, index, index + cells, logits.begin(),
+                    scaled_logit<typename L::key_type, typename L::query_type>{
+                        l.keys, l.queries, shape, d, 1.0 / cuda::std::sqrt(static_cast<double>(d))});
+  thrust::reduce_by_key(System{}, row_of, row_of + cells, logits.begin(), thrust::make_discard_iterator(),
+                        peak.begin(), thrust::equal_to<std::size_t>{}, thrust::maximum<double>{});
+  thrust::for_each(System{}, index, index + cells, exp_minus_peak{raw(logits), raw(peak), n});
+  thrust::reduce_by_key(System{}, row_of, row_of + cells, logits.begin(), thrust::make_discard_iterator(),
+                        sum.begin());
+  thrust::for_each(System{}, index, index + l.kv_heads() * n,
+                   fold_window_weights{raw(logits), raw(sum), out, n, w, l.group(), how});
+}
+
+/// Fold engine-given accumulated weights (layer.attention, in System memory) into `out`.
+template <class System, layer_type L>
+void accumulated_scores(exec::device<System>, const L& l, group_reduce how, float* out) {
+  const auto index = thrust::counting_iterator<std::size_t>(0);
+  thrust::for_each(System{}, index, index + l.kv_heads() * l.tokens(),
+                   fold_accumulated{l.attention.data(), out, l.tokens(), l.group(), how});
+}
+
+}  // namespace kvc::device::detail

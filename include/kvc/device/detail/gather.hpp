@@ -1,0 +1,75 @@
+#pragma once
+// Device gather of a keep_set's rows, shared by merge::drop and compaction: entry e of the CSR
+// belongs to head head_of[e] and token indices[e]; row element (e, c) is one thread.
+
+#include <cstddef>
+#include <cstdint>
+
+#include <thrust/binary_search.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/transform.h>
+
+#include "kvc/core/element.hpp"
+#include "kvc/core/layer.hpp"
+#include "kvc/device/keep_set.hpp"
+#include "kvc/device/vector.hpp"
+
+namespace kvc::device::detail {
+
+/// For every CSR entry, its head + 1 (upper_bound of the entry in the offsets).
+template <class System>
+vector<std::size_t, System> heads_of_entries(const device::keep_set<System>& keep) {
+  vector<std::size_t, System> out(keep.total());
+  const auto entry = thrust::counting_iterator<std::size_t>(0);
+  thrust::upper_bound(System{}, keep.offsets().begin(), keep.offsets().end(), entry, entry + keep.total(), out.begin());
+  return out;
+}
+
+/// Row element (e, c) of the kept rows of `view`, converted to T as the host merger does.
+template <class T, class View>
+struct gather_rows {
+  View view;
+  const std::size_t* head_plus_one;
+  const index_t* indices;
+  std::size_t dim;
+  KVC_HOST_DEVICE T operator()(std::size_t i) const {
+    const std::size_t e = i / dim;
+    return from_float<T>(to_float(view(head_plus_one[e] - 1, static_cast<std::size_t>(indices[e]), i % dim)));
+  }
+};
+
+/// Original position of each kept token: positions[t] (in System memory), or t without them.
+struct gather_positions {
+  const std::int64_t* positions;  // may be null
+  const index_t* indices;
+  KVC_HOST_DEVICE std::int64_t operator()(std::size_t e) const {
+    const auto t = static_cast<std::size_t>(indices[e]);
+    return positions != nullptr ? positions[t] : static_cast<std::int64_t>(t);
+  }
+};
+
+/// Writes gathered rows back to slots 0..kept(h)-1 of their head.
+template <class T, class View>
+struct scatter_to_front {
+  View view;
+  const T* rows;
+  const std::size_t* head_plus_one;
+  const std::size_t* offsets;
+  std::size_t dim;
+  KVC_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::size_t e = i / dim, h = head_plus_one[e] - 1;
+    view(h, e - offsets[h], i % dim) = rows[i];
+  }
+};
+
+template <class System, class View, class Heads, class Out>
+void gather(const View& view, const device::keep_set<System>& keep, const Heads& head_plus_one, std::size_t dim,
+            Out& out) {
+  using T = typename Out::value_type;
+  const auto index = thrust::counting_iterator<std::size_t>(0);
+  thrust::transform(System{}, index, index + keep.total() * dim, out.begin(),
+                    gather_rows<T, View>{view, thrust::raw_pointer_cast(head_plus_one.data()),
+                                         thrust::raw_pointer_cast(keep.indices().data()), dim});
+}
+
+}  // namespace kvc::device::detail

@@ -1,0 +1,90 @@
+#pragma once
+// The device path's entry points (docs/device.md):
+//
+//   using exec = kvc::exec::device<thrust::omp::tag>;
+//   auto out = kvc::compress(exec{}, kvc::policy::snapkv{}, layer, kvc::budget::ratio(0.2));
+//   kvc::compressed_layer<float> host = out;                 // or out.to_host()
+//
+// and per stage: kvc::device::score / select / merge for one component, kvc::device::scores /
+// keep for a policy. Each validates on the host first, with the host path's kvc::error
+// messages, and writes nothing when a check fails.
+
+#include <cstddef>
+#include <type_traits>
+
+#include "kvc/core/budget.hpp"
+#include "kvc/core/exec.hpp"
+#include "kvc/core/layer.hpp"
+#include "kvc/core/pipeline.hpp"
+#include "kvc/device/compressed_layer.hpp"
+#include "kvc/device/implementation.hpp"
+#include "kvc/device/keep_set.hpp"
+#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/validate.hpp"
+
+namespace kvc::device {
+
+/// Scores of `scorer` for layer `l` into `out` (re-shaped to [kv_heads, tokens]).
+template <class System, class Scorer, layer_type L>
+void score(exec::device<System> e, const Scorer& scorer, const L& l, score_buffer<System>& out) {
+  using impl = implementation_of<Scorer>;
+  validate(e, l);
+  impl::score(e, scorer, l, out);
+}
+template <class System, class Scorer, layer_type L>
+score_buffer<System> score(exec::device<System> e, const Scorer& scorer, const L& l) {
+  score_buffer<System> out;
+  score(e, scorer, l, out);
+  return out;
+}
+
+/// What `selector` keeps of scores `s` with `budget` tokens per head.
+template <class System, class Selector>
+auto select(exec::device<System> e, const Selector& selector, const score_buffer<System>& s, std::size_t budget) {
+  using impl = implementation_of<Selector>;
+  return impl::select(e, selector, s, budget);
+}
+
+/// The compressed layer `merger` builds from the layer, its scores and a device keep_set.
+template <class System, class Merger, layer_type L>
+auto merge(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
+           const device::keep_set<System>& keep) {
+  using impl = implementation_of<Merger>;
+  return impl::merge(e, merger, l, s, keep);
+}
+
+/// A policy's scores (pipeline::scores on the device).
+template <class System, class Scorer, class Selector, class Merger, layer_type L>
+score_buffer<System> scores(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l) {
+  return score(e, p.score, l);
+}
+
+/// What a policy keeps (pipeline::keep on the device).
+template <class System, class Scorer, class Selector, class Merger, layer_type L, budget::per_head B>
+auto keep(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l, const B& b) {
+  using checked [[maybe_unused]] = implementation_of<Selector>;
+  validate(e, l);
+  const std::size_t k = b.count(l.tokens());
+  return select(e, p.select, scores(e, p, l), k);
+}
+
+}  // namespace kvc::device
+
+namespace kvc {
+
+/// Compress on Thrust's `System`: the device twin of compress(exec::host, policy, layer, budget).
+/// Gives a kvc::device::compressed_layer<T, System>, which converts to kvc::compressed_layer<T>.
+template <class System, class Scorer, class Selector, class Merger, layer_type L, budget::per_head B>
+auto compress(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l, const B& b) {
+  // Name every stage first, so a missing device version is one error, before any other.
+  using scorer_impl [[maybe_unused]] = device::implementation_of<Scorer>;
+  using selector_impl [[maybe_unused]] = device::implementation_of<Selector>;
+  using merger_impl [[maybe_unused]] = device::implementation_of<Merger>;
+  device::validate(e, l);
+  const std::size_t k = b.count(l.tokens());
+  const device::score_buffer<System> s = device::scores(e, p, l);
+  const auto sel = device::select(e, p.select, s, k);
+  return device::merge(e, p.merge, l, s, sel);
+}
+
+}  // namespace kvc

@@ -1,0 +1,65 @@
+#pragma once
+// Device versions of kvc::select::topk, window_topk (SnapKV) and heavy_recent (H2O): one
+// stable sort of (head, score-rank) keys, the first `budget` of each head marked, compacted.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kvc/core/error.hpp"
+#include "kvc/device/detail/rank.hpp"
+#include "kvc/device/implementation.hpp"
+#include "kvc/device/keep_set.hpp"
+#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/validate.hpp"
+#include "kvc/select/detail/rank.hpp"
+#include "kvc/select/topk.hpp"
+
+namespace kvc::device {
+
+template <>
+struct implementation<select::topk> {
+  static constexpr bool available = true;
+
+  template <class System>
+  static device::keep_set<System> select(exec::device<System> e, const select::topk& p, const score_buffer<System>& s,
+                                         std::size_t budget) {
+    const std::size_t n = s.tokens();
+    const std::vector<char> guard = select::detail::protect(n, p.sinks, p.recent);
+    select::detail::require_budget(budget, static_cast<std::size_t>(std::count(guard.begin(), guard.end(), char{1})),
+                                   n);
+    require_finite(e, s);
+    vector<std::uint8_t, System> keep(s.heads() * n);
+    detail::keep_top_per_head(s, p.sinks, p.recent, budget, raw(keep));
+    return detail::keep_set_from_marks<System>(s.heads(), n, raw(keep));
+  }
+};
+
+template <>
+struct implementation<select::window_topk> {
+  static constexpr bool available = true;
+
+  template <class System>
+  static device::keep_set<System> select(exec::device<System> e, const select::window_topk& p,
+                                         const score_buffer<System>& s, std::size_t budget) {
+    const select::topk same{.sinks = 0, .recent = p.window < s.tokens() ? p.window : s.tokens()};
+    return implementation<select::topk>::select(e, same, s, budget);
+  }
+};
+
+template <>
+struct implementation<select::heavy_recent> {
+  static constexpr bool available = true;
+
+  template <class System>
+  static device::keep_set<System> select(exec::device<System> e, const select::heavy_recent& p,
+                                         const score_buffer<System>& s, std::size_t budget) {
+    kvc::detail::require(p.recent_fraction >= 0.0 && p.recent_fraction <= 1.0, "heavy_recent.recent_fraction",
+                         "a fraction in [0, 1]", p.recent_fraction);
+    const auto recent = static_cast<std::size_t>(p.recent_fraction * static_cast<double>(budget));
+    return implementation<select::topk>::select(e, select::topk{.sinks = 0, .recent = recent}, s, budget);
+  }
+};
+
+}  // namespace kvc::device

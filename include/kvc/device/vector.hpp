@@ -1,0 +1,47 @@
+#pragma once
+// kvc::device::vector<T, System>: a Thrust vector whose memory `System` reads and writes.
+// The build's device system gets thrust::device_vector; the CPP (and, with OpenMP, the OMP)
+// system also works in any build, so a CUDA program can still run the device path on the host.
+
+#include <type_traits>
+
+#include <thrust/device_vector.h>
+#include <thrust/system/cpp/vector.h>
+#if defined(_OPENMP)
+#include <thrust/system/omp/vector.h>
+#endif
+
+namespace kvc::device {
+
+namespace detail {
+template <class T, class System>
+struct vector_for {
+  static_assert(std::is_same_v<System, thrust::device_system_tag>,
+                "kvc::device::vector: System must be thrust::cpp::tag, thrust::omp::tag (with OpenMP) or the "
+                "build's thrust::device_system_tag");
+  using type = thrust::device_vector<T>;
+};
+template <class T>
+struct vector_for<T, thrust::cpp::tag> {
+  using type = std::conditional_t<std::is_same_v<thrust::cpp::tag, thrust::device_system_tag>,
+                                  thrust::device_vector<T>, thrust::cpp::vector<T>>;
+};
+#if defined(_OPENMP)
+template <class T>
+struct vector_for<T, thrust::omp::tag> {
+  using type = std::conditional_t<std::is_same_v<thrust::omp::tag, thrust::device_system_tag>,
+                                  thrust::device_vector<T>, thrust::omp::vector<T>>;
+};
+#endif
+}  // namespace detail
+
+template <class T, class System>
+using vector = typename detail::vector_for<T, System>::type;
+
+/// The raw pointer behind a device vector, for the functors (they index it themselves).
+template <class Vector>
+auto raw(Vector& v) {
+  return thrust::raw_pointer_cast(v.data());
+}
+
+}  // namespace kvc::device
