@@ -90,7 +90,10 @@ void check_scores(const kvc::score_matrix& device, const kvc::score_matrix& host
   std::size_t off = 0;
   for (std::size_t i = 0; i < host.flat().size(); ++i) {
     const float d = device.flat()[i], h = host.flat()[i];
-    if (std::fabs(d - h) > 1e-6f * std::fabs(h)) ++off;
+    // CPP/OMP: the reference's double sums, relative 1e-6. CUDA: the fused fp32 kernel
+    // (kvc/device/cuda/fast_paths.cuh), 2e-4 relative plus 1e-6 absolute (docs/cuda.md).
+    const float tolerance = exact_scores ? 1e-6f * std::fabs(h) : 2e-4f * std::fabs(h) + 1e-6f;
+    if (std::fabs(d - h) > tolerance) ++off;
   }
   CHECK(off == 0);
 }

@@ -21,3 +21,7 @@
 #include "kvc/device/validate.hpp"
 #include "kvc/device/vector.hpp"
 #include "kvc/device/window_attention.hpp"
+
+#if defined(__CUDACC__) && THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
+#include "kvc/device/cuda/fast_paths.cuh"  // CUDA kernels where they pay (kvc/device/fast_path.hpp)
+#endif

@@ -10,6 +10,7 @@
 
 #include "kvc/core/error.hpp"
 #include "kvc/device/detail/attention.hpp"
+#include "kvc/device/fast_path.hpp"
 #include "kvc/device/implementation.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/score/window_attention.hpp"
@@ -51,6 +52,9 @@ struct implementation<score::window_attention> {
     kvc::detail::require(p.pool >= 1 && p.pool % 2 == 1, "window_attention.pool", "an odd kernel of at least 1",
                          p.pool);
     require_queries(l, "score::window_attention");
+    if constexpr (fast_path<score::window_attention, System, L>::available) {
+      if (fast_path<score::window_attention, System, L>::try_score(p, l, out)) return;
+    }
     if constexpr (has_queries_v<L>) {
       const std::size_t n = l.tokens(), w = p.window < l.window() ? p.window : l.window();
       vector<float, System> unpooled(l.kv_heads() * n);
