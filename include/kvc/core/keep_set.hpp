@@ -61,9 +61,9 @@ class keep_set {
       for (std::size_t i = offsets_[h]; i < offsets_[h + 1]; ++i) {
         require(indices_[i] >= 0 && static_cast<std::size_t>(indices_[i]) < tokens_, "keep_set.indices",
                 "an index in [0, " + std::to_string(tokens_) + ")", indices_[i]);
-        require(i == offsets_[h] || indices_[i - 1] < indices_[i], "keep_set.indices",
-                "strictly ascending indices in head " + std::to_string(h),
-                std::to_string(indices_[i - 1]) + " then " + std::to_string(indices_[i]));
+        if (i > offsets_[h] && indices_[i - 1] >= indices_[i])
+          throw error("keep_set.indices", "strictly ascending indices in head " + std::to_string(h),
+                      std::to_string(indices_[i - 1]) + " then " + std::to_string(indices_[i]));
       }
     }
   }
