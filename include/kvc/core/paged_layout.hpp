@@ -63,13 +63,13 @@ struct layout_paged {
 
 /// An mdspan over a paged pool. `tokens` may end inside the last block.
 template <class T>
-using paged_view = cuda::std::mdspan<T, cuda::std::dextents<std::size_t, 3>, layout_paged>;
+using paged_view = ::cuda::std::mdspan<T, ::cuda::std::dextents<std::size_t, 3>, layout_paged>;
 
 template <class T>
 paged_view<T> make_paged_view(T* pool, const std::int32_t* block_table, std::size_t num_blocks,
                               std::size_t block_size, std::size_t heads, std::size_t tokens,
                               std::size_t head_dim) {
-  using ext = cuda::std::dextents<std::size_t, 3>;
+  using ext = ::cuda::std::dextents<std::size_t, 3>;
   return paged_view<T>(pool, layout_paged::mapping<ext>(ext(heads, tokens, head_dim), block_table, block_size, num_blocks));
 }
 

@@ -1,20 +1,25 @@
 #pragma once
 // Everything kvc runs under kvc::exec::device<System> (Thrust): the device versions of the
-// scorers, selectors, merger and compaction, and the compress / per-stage entry points.
+// scorers, selectors, mergers, the LoRC projector and compaction, and the compress / per-stage entry points.
 
 #include "kvc/device/accumulated_attention.hpp"
+#include "kvc/device/center_of_gravity.hpp"
+#include "kvc/device/centroid_protected.hpp"
 #include "kvc/device/compact.hpp"
 #include "kvc/device/compressed_layer.hpp"
 #include "kvc/device/drop.hpp"
+#include "kvc/device/fastgen.hpp"
 #include "kvc/device/head_adaptive.hpp"
 #include "kvc/device/implementation.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/key_norm.hpp"
 #include "kvc/device/last_query_attention.hpp"
+#include "kvc/device/low_rank.hpp"
 #include "kvc/device/pipeline.hpp"
 #include "kvc/device/pyramidkv.hpp"
 #include "kvc/device/random.hpp"
 #include "kvc/device/recency.hpp"
+#include "kvc/device/relocate.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/device/sink_window.hpp"
 #include "kvc/device/topk.hpp"

@@ -21,7 +21,7 @@ struct negative_key_norm {
   std::size_t tokens, head_dim;
   KVC_HOST_DEVICE float operator()(std::size_t i) const {
     const std::size_t h = i / tokens, t = i % tokens;
-    return static_cast<float>(-cuda::std::sqrt(dot(keys, h, t, keys, h, t, head_dim)));
+    return static_cast<float>(-::cuda::std::sqrt(dot(keys, h, t, keys, h, t, head_dim)));
   }
 };
 }  // namespace detail

@@ -20,7 +20,7 @@ namespace kvc::device {
 
 namespace detail {
 struct not_finite {
-  KVC_HOST_DEVICE bool operator()(float x) const { return !cuda::std::isfinite(x); }
+  KVC_HOST_DEVICE bool operator()(float x) const { return !::cuda::std::isfinite(x); }
 };
 
 /// Index of the first non-finite value of [first, first + n) in System memory, or n.

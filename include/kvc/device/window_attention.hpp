@@ -32,7 +32,7 @@ struct pool_prefix {
     }
     const bool max = kind == score::pooling::max;
     const std::size_t lo = t >= half ? t - half : 0, hi = t + half + 1 < prefix ? t + half + 1 : prefix;
-    float acc = max ? -cuda::std::numeric_limits<float>::infinity() : 0.0f;
+    float acc = max ? -::cuda::std::numeric_limits<float>::infinity() : 0.0f;
     for (std::size_t u = lo; u < hi; ++u) {
       const float x = raw[h * tokens + u];
       acc = max ? (acc < x ? x : acc) : acc + x;

@@ -68,7 +68,7 @@ struct scaled_logit {
   double scale;
   KVC_HOST_DEVICE double operator()(std::size_t i) const {
     const std::size_t r = i / rows.tokens, t = i % rows.tokens;
-    if (t > rows.last_visible(r)) return -cuda::std::numeric_limits<double>::infinity();
+    if (t > rows.last_visible(r)) return -::cuda::std::numeric_limits<double>::infinity();
     const std::size_t qh = rows.q_head(r);
     return dot(queries, qh, rows.query(r), keys, qh / rows.group, t, head_dim) * scale;
   }
@@ -78,7 +78,7 @@ struct exp_minus_peak {
   double* logits;
   const double* peak;
   std::size_t tokens;
-  KVC_HOST_DEVICE void operator()(std::size_t i) const { logits[i] = cuda::std::exp(logits[i] - peak[i / tokens]); }
+  KVC_HOST_DEVICE void operator()(std::size_t i) const { logits[i] = ::cuda::std::exp(logits[i] - peak[i / tokens]); }
 };
 
 /// s[h, t] = fold over the group of sum over the window of softmax weights (kvc::fold_groups).
@@ -91,7 +91,7 @@ struct fold_window_weights {
   KVC_HOST_DEVICE void operator()(std::size_t i) const {
     const std::size_t h = i / tokens, t = i % tokens;
     const bool max = how == group_reduce::max;
-    double v = max ? -cuda::std::numeric_limits<double>::infinity() : 0.0;
+    double v = max ? -::cuda::std::numeric_limits<double>::infinity() : 0.0;
     for (std::size_t g = 0; g < group; ++g) {
       double acc = 0.0;
       for (std::size_t j = 0; j < w; ++j) {
@@ -113,7 +113,7 @@ struct fold_accumulated {
   KVC_HOST_DEVICE void operator()(std::size_t i) const {
     const std::size_t h = i / tokens, t = i % tokens;
     const bool max = how == group_reduce::max;
-    double v = max ? -cuda::std::numeric_limits<double>::infinity() : 0.0;
+    double v = max ? -::cuda::std::numeric_limits<double>::infinity() : 0.0;
     for (std::size_t g = 0; g < group; ++g) {
       const double x = attention[(h * group + g) * tokens + t];
       v = max ? (v < x ? x : v) : v + x;
@@ -135,7 +135,7 @@ void window_attention_scores(exec::device<System>, const L& l, std::size_t windo
   vector<double, System> logits(cells), peak(rows), sum(rows);
   thrust::transform(System{}, index, index + cells, logits.begin(),
                     scaled_logit<typename L::key_type, typename L::query_type>{
-                        l.keys, l.queries, shape, d, 1.0 / cuda::std::sqrt(static_cast<double>(d))});
+                        l.keys, l.queries, shape, d, 1.0 / ::cuda::std::sqrt(static_cast<double>(d))});
   thrust::reduce_by_key(System{}, row_of, row_of + cells, logits.begin(), thrust::make_discard_iterator(),
                         peak.begin(), thrust::equal_to<std::size_t>{}, thrust::maximum<double>{});
   thrust::for_each(System{}, index, index + cells, exp_minus_peak{raw(logits), raw(peak), n});

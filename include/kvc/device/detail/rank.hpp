@@ -31,7 +31,7 @@ namespace kvc::device::detail {
 
 /// An unsigned key that ascends as a finite score descends; −0 and +0 rank equal.
 KVC_HOST_DEVICE inline std::uint32_t descending_key(float score) {
-  const std::uint32_t u = cuda::std::bit_cast<std::uint32_t>(score == 0.0f ? 0.0f : score);
+  const std::uint32_t u = ::cuda::std::bit_cast<std::uint32_t>(score == 0.0f ? 0.0f : score);
   const std::uint32_t ascending = (u & 0x80000000u) != 0u ? ~u : (u | 0x80000000u);
   return ~ascending;
 }
