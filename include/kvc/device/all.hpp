@@ -3,12 +3,16 @@
 // scorers, selectors, mergers, the LoRC projector and compaction, and the compress / per-stage entry points.
 
 #include "kvc/device/accumulated_attention.hpp"
+#include "kvc/device/center_merge.hpp"
 #include "kvc/device/center_of_gravity.hpp"
 #include "kvc/device/centroid_protected.hpp"
+#include "kvc/device/class_assignment.hpp"
 #include "kvc/device/compact.hpp"
 #include "kvc/device/compressed_layer.hpp"
 #include "kvc/device/drop.hpp"
+#include "kvc/device/evict_merge.hpp"
 #include "kvc/device/fastgen.hpp"
+#include "kvc/device/global_local.hpp"
 #include "kvc/device/head_adaptive.hpp"
 #include "kvc/device/implementation.hpp"
 #include "kvc/device/keep_set.hpp"

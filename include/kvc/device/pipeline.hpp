@@ -6,7 +6,10 @@
 //   kvc::compressed_layer<float> host = out;                 // or out.to_host()
 //
 // and per stage: kvc::device::score / select / merge for one component, kvc::device::scores /
-// keep for a policy. Each validates on the host first, with the host path's kvc::error
+// keep for a policy. A selector's device version may take the layer too (layer-aware, as EMS's
+// evict_merge) and may give a selection other than device::keep_set (EMS's
+// device::class_assignment); the pipeline passes the layer to such a selector and its result to
+// the merger, as the host pipeline does. Each validates on the host first, with the host path's kvc::error
 // messages, and writes nothing when a check fails.
 
 #include <cstddef>
@@ -45,12 +48,44 @@ auto select(exec::device<System> e, const Selector& selector, const score_buffer
   return impl::select(e, selector, s, budget);
 }
 
-/// The compressed layer `merger` builds from the layer, its scores and a device keep_set.
-template <class System, class Merger, layer_type L>
+/// Does the device version of `Selector` take the layer too (`select(e, selector, layer, scores,
+/// budget)`, as EMS's evict_merge does to compare keys)?
+template <class Selector, class System, class L>
+concept layer_aware_device_selector =
+    requires(exec::device<System> e, const Selector& selector, const L& l, const score_buffer<System>& s,
+             std::size_t budget) {
+      implementation<std::remove_cvref_t<Selector>>::select(e, selector, l, s, budget);
+    };
+
+/// What `selector` keeps of layer `l` with scores `s`, the way the pipeline runs it: a
+/// layer-aware selector gets the layer, any other just the scores (kvc::run_selector on the host).
+template <class System, class Selector, layer_type L>
+auto select(exec::device<System> e, const Selector& selector, const L& l, const score_buffer<System>& s,
+            std::size_t budget) {
+  using impl = implementation_of<Selector>;
+  if constexpr (layer_aware_device_selector<Selector, System, L>)
+    return impl::select(e, selector, l, s, budget);
+  else
+    return impl::select(e, selector, s, budget);
+}
+
+/// The compressed layer `merger` builds from the layer, its scores and the selection: a
+/// device::keep_set, or a richer type such as EMS's device::class_assignment, passed on as it is
+/// (as the host pipeline passes a selector's result to its merger).
+template <class System, class Merger, layer_type L, class Selection>
 auto merge(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
-           const device::keep_set<System>& keep) {
+           const Selection& selection) {
   using impl = implementation_of<Merger>;
-  return impl::merge(e, merger, l, s, keep);
+// g++ 12 flags calls on an empty merger (merge::drop) as "may be used uninitialized" at -O1;
+// an empty class has nothing to initialise (the same note as kvc/core/pipeline.hpp).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+  return impl::merge(e, merger, l, s, selection);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 }
 
 /// A policy's scores (pipeline::scores on the device).
@@ -65,7 +100,7 @@ auto keep(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, c
   using checked [[maybe_unused]] = implementation_of<Selector>;
   validate(e, l);
   const std::size_t k = b.count(l.tokens());
-  return select(e, p.select, scores(e, p, l), k);
+  return select(e, p.select, l, scores(e, p, l), k);
 }
 
 }  // namespace kvc::device
@@ -83,7 +118,7 @@ auto compress(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& 
   device::validate(e, l);
   const std::size_t k = b.count(l.tokens());
   const device::score_buffer<System> s = device::scores(e, p, l);
-  const auto sel = device::select(e, p.select, s, k);
+  const auto sel = device::select(e, p.select, l, s, k);
   return device::merge(e, p.merge, l, s, sel);
 }
 

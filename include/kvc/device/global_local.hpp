@@ -1,0 +1,128 @@
+#pragma once
+// Device version of kvc::score::global_local (EMS, docs/ems.md#device-version). The softmax
+// rows are those of the attention scorers (detail/attention.hpp, steps 1-4); then
+//   5. for_each  A[r, t] /= sum[r]                         (the weights A_j)
+//   6. for_each  mass[r, s] = Σ_{t ∈ seg s, t ≤ last_r} A[r, t], one (row, segment) per thread,
+//                in token order as the reference adds them
+//   7. for_each  one (kv head, token) per thread: the window mean of λ G + (1 − λ) L over the
+//                queries that see t, folded over the GQA group, in the reference's order
+// Memory: 8 · q_heads · window · (tokens + segments) bytes.
+
+#include <cstddef>
+#include <string>
+
+#include <cuda/std/cmath>
+#include <cuda/std/limits>
+#include <thrust/for_each.h>
+#include <thrust/functional.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/discard_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
+#include <thrust/reduce.h>
+#include <thrust/transform.h>
+
+#include "kvc/core/error.hpp"
+#include "kvc/device/detail/attention.hpp"
+#include "kvc/device/implementation.hpp"
+#include "kvc/device/score_buffer.hpp"
+#include "kvc/score/global_local.hpp"
+
+namespace kvc::device {
+
+namespace detail {
+
+struct divide_row_by_sum {
+  double* weights;
+  const double* sums;
+  std::size_t tokens;
+  KVC_HOST_DEVICE void operator()(std::size_t i) const { weights[i] /= sums[i / tokens]; }
+};
+
+/// Attention mass of one local segment of one row: the reference's segment_mass.
+struct segment_mass {
+  const double* weights;  // A, [rows, tokens]
+  double* mass;           // [rows, segments]
+  window_rows rows;
+  std::size_t segment, segments;
+  KVC_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::size_t r = i / segments, first = (i % segments) * segment, last = rows.last_visible(r);
+    double m = 0.0;
+    for (std::size_t t = first; t <= last && t < first + segment; ++t) m += weights[r * rows.tokens + t];
+    mass[i] = m;
+  }
+};
+
+/// s[h, t]: the Global-Local score of one (kv head, token), as score::global_local computes it.
+struct global_local_score {
+  const double* weights;  // A, [rows, tokens]
+  const double* mass;     // [rows, segments]
+  float* out;             // [kv_heads, tokens]
+  window_rows rows;
+  std::size_t segment, segments;
+  double lambda;
+  group_reduce how;
+  KVC_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::size_t n = rows.tokens, h = i / n, t = i % n;
+    const bool max = how == group_reduce::max;
+    double v = max ? -::cuda::std::numeric_limits<double>::infinity() : 0.0;
+    for (std::size_t g = 0; g < rows.group; ++g) {
+      double acc = 0.0, observers = 0.0;  // |J_t|: at least the last query sees t
+      for (std::size_t j = 0; j < rows.w; ++j) {
+        const std::size_t r = (h * rows.group + g) * rows.w + j, last = rows.last_visible(r);
+        if (t > last) continue;
+        observers += 1.0;
+        const double a = weights[r * n + t], m = mass[r * segments + t / segment];
+        const auto S = static_cast<double>(last / segment + 1);
+        const double local = m > 0.0 ? a / (S * m) : 0.0;
+        acc += lambda * a + (1.0 - lambda) * local;
+      }
+      acc /= observers;
+      v = max ? (v < acc ? acc : v) : v + acc;
+    }
+    out[i] = static_cast<float>(max ? v : v / static_cast<double>(rows.group));
+  }
+};
+
+}  // namespace detail
+
+template <>
+struct implementation<score::global_local> {
+  static constexpr bool available = true;
+
+  template <class System, layer_type L>
+  static void score(exec::device<System>, const score::global_local& p, const L& l, score_buffer<System>& out) {
+    using kvc::detail::require;
+    require(p.window >= 1, "global_local.window", "at least 1", p.window);
+    require(p.segment >= 1, "global_local.segment", "at least 1 token", p.segment);
+    require(p.global_weight >= 0.0 && p.global_weight <= 1.0, "global_local.global_weight", "a weight in [0, 1]",
+            p.global_weight);
+    require_queries(l, "score::global_local");
+    if constexpr (has_queries_v<L>) {
+      const std::size_t n = l.tokens(), w = p.window < l.window() ? p.window : l.window(), d = l.head_dim();
+      const std::size_t rows = l.q_heads() * w, cells = rows * n, segments = (n - 1) / p.segment + 1;
+      const detail::window_rows shape{n, w, l.window(), l.group()};
+      const auto index = thrust::counting_iterator<std::size_t>(0);
+      const auto row_of = thrust::make_transform_iterator(index, detail::divide_by{n});
+
+      // Steps 1-4: the softmax numerators and row sums of detail::window_attention_scores.
+      vector<double, System> A(cells), peak(rows), sum(rows), mass(rows * segments);
+      thrust::transform(System{}, index, index + cells, A.begin(),
+                        detail::scaled_logit<typename L::key_type, typename L::query_type>{
+                            l.keys, l.queries, shape, d, 1.0 / ::cuda::std::sqrt(static_cast<double>(d))});
+      thrust::reduce_by_key(System{}, row_of, row_of + cells, A.begin(), thrust::make_discard_iterator(),
+                            peak.begin(), thrust::equal_to<std::size_t>{}, thrust::maximum<double>{});
+      thrust::for_each(System{}, index, index + cells, detail::exp_minus_peak{raw(A), raw(peak), n});
+      thrust::reduce_by_key(System{}, row_of, row_of + cells, A.begin(), thrust::make_discard_iterator(),
+                            sum.begin());
+      thrust::for_each(System{}, index, index + cells, detail::divide_row_by_sum{raw(A), raw(sum), n});
+      thrust::for_each(System{}, index, index + rows * segments,
+                       detail::segment_mass{raw(A), raw(mass), shape, p.segment, segments});
+      out.reset(l.kv_heads(), n);
+      thrust::for_each(System{}, index, index + l.kv_heads() * n,
+                       detail::global_local_score{raw(A), raw(mass), out.data(), shape, p.segment, segments,
+                                                  p.global_weight, p.group});
+    }
+  }
+};
+
+}  // namespace kvc::device
