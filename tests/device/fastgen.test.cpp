@@ -17,6 +17,7 @@
 
 #include <thrust/copy.h>
 
+#include "device/support.hpp"
 #include "kvc/device/all.hpp"
 #include "kvc/device/fastgen.hpp"
 #include "kvc/eval/synthetic.hpp"
@@ -25,11 +26,11 @@
 
 namespace {
 
-#if defined(__CUDACC__)
-inline constexpr bool exact_scores = false;  // nvcc fuses multiply-adds and has its own exp
-#else
-inline constexpr bool exact_scores = true;
-#endif
+using kvc_device_test::check_compressed;
+using kvc_device_test::check_scores;
+using kvc_device_test::error_of;
+using kvc_device_test::exact_scores;
+
 
 namespace fg = kvc::fastgen;
 using fg::token_class;
@@ -86,24 +87,7 @@ struct test_layer {
   }
 };
 
-void check_scores(const kvc::score_matrix& device, const kvc::score_matrix& host) {
-  REQUIRE(device.heads() == host.heads());
-  REQUIRE(device.tokens() == host.tokens());
-  std::size_t off = 0;
-  for (std::size_t i = 0; i < host.flat().size(); ++i)
-    if (std::fabs(device.flat()[i] - host.flat()[i]) > 1e-6f * std::fabs(host.flat()[i])) ++off;
-  CHECK(off == 0);
-}
 
-template <class T>
-void check_compressed(const kvc::compressed_layer<T>& d, const kvc::compressed_layer<T>& h) {
-  REQUIRE(d.keep() == h.keep());
-  REQUIRE(d.all_keys().size() == h.all_keys().size());
-  CHECK(std::memcmp(d.all_keys().data(), h.all_keys().data(), h.all_keys().size_bytes()) == 0);
-  CHECK(std::memcmp(d.all_values().data(), h.all_values().data(), h.all_values().size_bytes()) == 0);
-  const auto dp = d.all_positions(), hp = h.all_positions();
-  CHECK(std::vector<std::int64_t>(dp.begin(), dp.end()) == std::vector<std::int64_t>(hp.begin(), hp.end()));
-}
 
 /// Head 0's kept indices of a device selection.
 template <class Selection>
@@ -112,15 +96,6 @@ std::vector<kvc::index_t> head0(const Selection& s) {
   return {k.head(0).begin(), k.head(0).end()};
 }
 
-template <class F>
-std::string error_of(F&& call) {
-  try {
-    call();
-  } catch (const kvc::error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 /// The device selector on the host's scores: the same keep_set and the same policy table.
 void check_selector(const fg::selector& p, const kvc::score_matrix& s, std::size_t budget) {

@@ -18,12 +18,15 @@
 
 #include <thrust/copy.h>
 
+#include "device/support.hpp"
 #include "kvc/core/element.hpp"
 #include "kvc/device/low_rank.hpp"
 #include "kvc/device/vector.hpp"
 #include "kvc/project/low_rank.hpp"
 
 namespace {
+
+using kvc_device_test::error_of;
 
 #if defined(__CUDACC__)
 inline constexpr bool exact = false;
@@ -73,15 +76,6 @@ void check_equal(const std::vector<float>& device, const std::vector<float>& hos
   CHECK(off == 0);
 }
 
-template <class F>
-std::string error_of(F&& call) {
-  try {
-    call();
-  } catch (const kvc::error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 /// X stored as T: the host sees the same values as floats.
 template <class T>
