@@ -13,18 +13,26 @@
 
 namespace kvc {
 
-/// Moves each head's kept keys/values (and, if given, positions `[kv_heads * tokens]`) to the
-/// front. Validates everything first; on error nothing is written.
-template <mutable_tensor_view K, mutable_tensor_view V>
-void compact(const K& keys, const V& values, const keep_set& keep, std::span<std::int64_t> positions = {}) {
-  using detail::require;
+namespace detail {
+/// The checks every compaction makes before touching a buffer (host and device versions).
+template <tensor_view K, tensor_view V, class Keep>
+void require_compactable(const K& keys, const V& values, const Keep& keep, std::size_t positions) {
   const std::size_t heads = keys.extent(0), n = keys.extent(1);
   require(keep.heads() == heads, "keep.heads()", "kv_heads " + std::to_string(heads), keep.heads());
   require(keep.tokens() == n, "keep.tokens()", "tokens " + std::to_string(n), keep.tokens());
   require(values.extent(0) == heads, "values.extent(0)", "kv_heads " + std::to_string(heads), values.extent(0));
   require(values.extent(1) == n, "values.extent(1)", "tokens " + std::to_string(n), values.extent(1));
-  require(positions.empty() || positions.size() == heads * n, "positions.size()",
-          "0 or kv_heads*tokens " + std::to_string(heads * n), positions.size());
+  require(positions == 0 || positions == heads * n, "positions.size()",
+          "0 or kv_heads*tokens " + std::to_string(heads * n), positions);
+}
+}  // namespace detail
+
+/// Moves each head's kept keys/values (and, if given, positions `[kv_heads * tokens]`) to the
+/// front. Validates everything first; on error nothing is written.
+template <mutable_tensor_view K, mutable_tensor_view V>
+void compact(const K& keys, const V& values, const keep_set& keep, std::span<std::int64_t> positions = {}) {
+  detail::require_compactable(keys, values, keep, positions.size());
+  const std::size_t heads = keys.extent(0), n = keys.extent(1);
   for (std::size_t h = 0; h < heads; ++h) {
     const auto idx = keep.head(h);
     // Indices ascend, so idx[i] >= i: a forward copy never overwrites a token still to be read.

@@ -61,14 +61,8 @@ void move_rows_to_front(const View& view, const device::keep_set<System>& keep, 
 template <class System, mutable_tensor_view K, mutable_tensor_view V>
 void compact(exec::device<System>, const K& keys, const V& values, const device::keep_set<System>& keep,
              std::span<std::int64_t> positions = {}) {
-  using detail::require;
-  const std::size_t heads = keys.extent(0), n = keys.extent(1);
-  require(keep.heads() == heads, "keep.heads()", "kv_heads " + std::to_string(heads), keep.heads());
-  require(keep.tokens() == n, "keep.tokens()", "tokens " + std::to_string(n), keep.tokens());
-  require(values.extent(0) == heads, "values.extent(0)", "kv_heads " + std::to_string(heads), values.extent(0));
-  require(values.extent(1) == n, "values.extent(1)", "tokens " + std::to_string(n), values.extent(1));
-  require(positions.empty() || positions.size() == heads * n, "positions.size()",
-          "0 or kv_heads*tokens " + std::to_string(heads * n), positions.size());
+  kvc::detail::require_compactable(keys, values, keep, positions.size());
+  const std::size_t n = keys.extent(1);
   const auto head_plus_one = device::detail::heads_of_entries(keep);
   device::detail::move_rows_to_front(keys, keep, head_plus_one);
   device::detail::move_rows_to_front(values, keep, head_plus_one);
