@@ -1,6 +1,8 @@
 // kvc::ems::assign_centers, kvc::merge::center_merge and the kvc::policy::ems pipeline.
 #include <doctest/doctest.h>
 
+#include "ems/support.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -17,30 +19,8 @@ using kvc::ems::class_id;
 
 namespace {
 
-struct owned_layer {
-  std::size_t heads, tokens, dim, q_heads, window;
-  std::vector<float> keys, values, queries;
-  auto layer() const {
-    using view = kvc::strided_view<const float>;
-    return kvc::make_layer(view::contiguous(keys.data(), heads, tokens, dim),
-                           view::contiguous(values.data(), heads, tokens, dim),
-                           view::contiguous(queries.data(), q_heads, window, dim));
-  }
-};
-
-owned_layer random_layer(std::size_t heads, std::size_t group, std::size_t tokens, std::size_t dim,
-                         std::size_t window, std::uint64_t seed) {
-  owned_layer l{heads, tokens, dim, heads * group, window, {}, {}, {}};
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (auto* v : {&l.keys, &l.values}) {
-    v->resize(heads * tokens * dim);
-    for (auto& x : *v) x = normal(rng);
-  }
-  l.queries.resize(heads * group * window * dim);
-  for (auto& x : l.queries) x = 2.0f * normal(rng);
-  return l;
-}
+using kvc_ems_test::owned_layer;
+using kvc_ems_test::random_layer;
 
 /// The 5-token example of docs/ems.md: one head, d = 2, no queries needed by the merger.
 owned_layer five_tokens() {
