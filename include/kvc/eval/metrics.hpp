@@ -6,6 +6,7 @@
 //                                    that falls on kept tokens.
 // Both averaged over every query head and held-out query.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -48,46 +49,86 @@ void attend(const std::vector<double>& q, std::size_t count, std::size_t dv, Key
 }
 }  // namespace detail
 
-/// Quality of `compressed` for the queries `future` `[q_heads, m, head_dim]` that come after the cache.
-template <layer_type L, tensor_view F, class T>
-quality evaluate(const L& full, const F& future, const compressed_layer<T>& compressed) {
+/// The full cache's attention for held-out queries, computed once and reused to judge any
+/// number of compressions of the same cache.
+struct reference {
+  std::size_t kv_heads = 0, tokens = 0, group = 0, queries = 0;  ///< queries: m, per q-head
+  std::vector<double> weights;  ///< [q_heads, m, tokens] full softmax weights
+  std::vector<double> outputs;  ///< [q_heads, m, value_dim] full attention outputs
+  std::vector<double> q;        ///< [q_heads, m, head_dim] the queries, as double
+  std::size_t head_dim = 0, value_dim = 0;
+};
+
+/// The reference of `full` for the queries `future` `[q_heads, m, head_dim]` that come after the cache.
+template <layer_type L, tensor_view F>
+reference make_reference(const L& full, const F& future) {
   const std::size_t H = full.kv_heads(), n = full.tokens(), d = full.head_dim(), dv = full.values.extent(2);
-  kvc::detail::require(compressed.heads() == H, "compressed.heads()", "kv_heads " + std::to_string(H),
-                       compressed.heads());
   kvc::detail::require(future.extent(0) % H == 0 && future.extent(0) > 0, "future.extent(0)",
                        "a positive multiple of kv_heads " + std::to_string(H), future.extent(0));
   kvc::detail::require(future.extent(2) == d, "future.extent(2)", "head_dim " + std::to_string(d), future.extent(2));
-  const std::size_t group = future.extent(0) / H, m = future.extent(1);
+  reference r{H, n, future.extent(0) / H, future.extent(1), {}, {}, {}, d, dv};
+  const std::size_t QH = future.extent(0), m = r.queries;
+  r.weights.resize(QH * m * n);
+  r.outputs.resize(QH * m * dv);
+  r.q.resize(QH * m * d);
+  std::vector<double> q(d), w, o;
+  for (std::size_t qh = 0; qh < QH; ++qh) {
+    const std::size_t h = qh / r.group;
+    for (std::size_t j = 0; j < m; ++j) {
+      for (std::size_t k = 0; k < d; ++k) r.q[(qh * m + j) * d + k] = q[k] = to_float(future(qh, j, k));
+      detail::attend(
+          q, n, dv, [&](std::size_t t, std::size_t k) { return double(to_float(full.keys(h, t, k))); },
+          [&](std::size_t t, std::size_t k) { return double(to_float(full.values(h, t, k))); }, w, o);
+      std::copy(w.begin(), w.end(), r.weights.begin() + static_cast<std::ptrdiff_t>((qh * m + j) * n));
+      std::copy(o.begin(), o.end(), r.outputs.begin() + static_cast<std::ptrdiff_t>((qh * m + j) * dv));
+    }
+  }
+  return r;
+}
+
+/// Quality of `compressed` against a reference of the cache it was compressed from.
+template <class T>
+quality evaluate(const reference& r, const compressed_layer<T>& compressed) {
+  kvc::detail::require(compressed.heads() == r.kv_heads, "compressed.heads()",
+                       "kv_heads " + std::to_string(r.kv_heads), compressed.heads());
+  kvc::detail::require(compressed.keep().tokens() == r.tokens, "compressed.keep().tokens()",
+                       "the reference's " + std::to_string(r.tokens) + " tokens", compressed.keep().tokens());
+  const std::size_t QH = r.kv_heads * r.group, m = r.queries, n = r.tokens, d = r.head_dim, dv = r.value_dim;
   quality acc;
-  std::size_t count = 0;
-  std::vector<double> q(d), w_full, w_kept, o_full, o_kept;
-  for (std::size_t qh = 0; qh < future.extent(0); ++qh) {
-    const std::size_t h = qh / group;
+  std::vector<double> q(d), w_kept, o_kept;
+  for (std::size_t qh = 0; qh < QH; ++qh) {
+    const std::size_t h = qh / r.group;
     const auto ck = compressed.keys(h);
     const auto cv = compressed.values(h);
     const auto keep = compressed.keep().head(h);
     for (std::size_t j = 0; j < m; ++j) {
-      for (std::size_t k = 0; k < d; ++k) q[k] = to_float(future(qh, j, k));
-      detail::attend(
-          q, n, dv, [&](std::size_t t, std::size_t k) { return double(to_float(full.keys(h, t, k))); },
-          [&](std::size_t t, std::size_t k) { return double(to_float(full.values(h, t, k))); }, w_full, o_full);
+      const std::size_t row = qh * m + j;
+      std::copy(r.q.begin() + static_cast<std::ptrdiff_t>(row * d), r.q.begin() + static_cast<std::ptrdiff_t>((row + 1) * d), q.begin());
       detail::attend(
           q, compressed.kept(h), dv, [&](std::size_t t, std::size_t k) { return double(to_float(ck(0, t, k))); },
           [&](std::size_t t, std::size_t k) { return double(to_float(cv(0, t, k))); }, w_kept, o_kept);
       double diff = 0.0, norm = 0.0, mass = 0.0;
       for (std::size_t k = 0; k < dv; ++k) {
-        diff += (o_full[k] - o_kept[k]) * (o_full[k] - o_kept[k]);
-        norm += o_full[k] * o_full[k];
+        const double full = r.outputs[row * dv + k];
+        diff += (full - o_kept[k]) * (full - o_kept[k]);
+        norm += full * full;
       }
-      for (auto t : keep) mass += w_full[static_cast<std::size_t>(t)];
+      for (auto t : keep) mass += r.weights[row * n + static_cast<std::size_t>(t)];
       acc.output_error += std::sqrt(diff / std::max(norm, 1e-300));
       acc.recovery += mass;
-      ++count;
     }
   }
-  acc.output_error /= static_cast<double>(count);
-  acc.recovery /= static_cast<double>(count);
+  acc.output_error /= static_cast<double>(QH * m);
+  acc.recovery /= static_cast<double>(QH * m);
   return acc;
+}
+
+/// Quality of `compressed` for the queries `future` `[q_heads, m, head_dim]` that come after the cache.
+template <layer_type L, tensor_view F, class T>
+quality evaluate(const L& full, const F& future, const compressed_layer<T>& compressed) {
+  kvc::detail::require(compressed.heads() == full.kv_heads(), "compressed.heads()",
+                       "kv_heads " + std::to_string(full.kv_heads()), compressed.heads());
+  return evaluate(make_reference(full, future), compressed);
 }
 
 }  // namespace kvc::eval

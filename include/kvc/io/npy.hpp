@@ -1,10 +1,12 @@
 #pragma once
 // Minimal .npy reader and writer (NumPy format versions 1-3) for evaluation data: attention
-// traces and K/V/Q dumps from real models. Little-endian float32, float16 and float64 arrays in
-// C or Fortran order; every malformed header is a kvc::error naming what is wrong.
+// traces and K/V/Q dumps from real models. Little-endian float32, float16 and float64 arrays, and
+// integer arrays (token ids, masks: int8-64, uint8-32, bool) read as float, in C or Fortran
+// order; every malformed header is a kvc::error naming what is wrong.
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -108,27 +110,40 @@ inline npy_array parse_npy(const std::vector<char>& bytes) {
   }
   descr.erase(0, descr.find_first_not_of("'\" "));
   descr.erase(descr.find_last_not_of("'\" ") + 1);
+  // Element kinds: 'f' float, 'i' signed, 'u' unsigned / bool, by byte width.
+  char kind = 0;
   std::size_t width = 0;
-  if (descr == "<f4") width = 4;
-  else if (descr == "<f2") width = 2;
-  else if (descr == "<f8") width = 8;
-  require(width != 0, "npy descr", "'<f4', '<f2' or '<f8'", descr);
+  if (descr.size() >= 3 && (descr[0] == '<' || descr[0] == '|')) {
+    kind = descr[1] == 'b' ? 'u' : descr[1];
+    width = static_cast<std::size_t>(std::atoi(descr.c_str() + 2));
+  }
+  const bool known = (kind == 'f' && (width == 2 || width == 4 || width == 8)) ||
+                     ((kind == 'i' || kind == 'u') && (width == 1 || width == 2 || width == 4 || width == 8)) ||
+                     (descr == "|b1");
+  require(known && (descr[0] == '<' || width == 1), "npy descr",
+          "a little-endian float (<f2, <f4, <f8), integer (<i1..<i8, <u1..<u8) or bool (|b1) type", descr);
   const char* p = bytes.data() + offset + header_len;
   require(bytes.size() - offset - header_len == count * width, "npy data size",
           std::to_string(count * width) + " bytes", bytes.size() - offset - header_len);
 
   std::vector<float> raw(count);
   for (std::size_t k = 0; k < count; ++k) {
-    if (width == 4) {
-      std::memcpy(&raw[k], p + 4 * k, 4);
-    } else if (width == 8) {
+    const char* e = p + width * k;
+    if (kind == 'f' && width == 4) {
+      std::memcpy(&raw[k], e, 4);
+    } else if (kind == 'f' && width == 8) {
       double d = 0.0;
-      std::memcpy(&d, p + 8 * k, 8);
+      std::memcpy(&d, e, 8);
       raw[k] = static_cast<float>(d);
-    } else {
+    } else if (kind == 'f') {
       std::uint16_t h = 0;
-      std::memcpy(&h, p + 2 * k, 2);
+      std::memcpy(&h, e, 2);
       raw[k] = detail::half_to_float(h);
+    } else {  // little-endian integer, sign-extended for 'i'
+      std::uint64_t u = 0;
+      for (std::size_t b = width; b-- > 0;) u = (u << 8) | static_cast<unsigned char>(e[b]);
+      if (kind == 'i' && width < 8 && (u >> (8 * width - 1)) != 0) u |= ~std::uint64_t{0} << (8 * width);
+      raw[k] = kind == 'i' ? static_cast<float>(static_cast<std::int64_t>(u)) : static_cast<float>(u);
     }
   }
   if (!fortran || out.shape.size() < 2) {
