@@ -6,7 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${TMPDIR:-/tmp}/kvc-quicktest
 mkdir -p "$out"
-flags=(-std=c++20 -O1 -g -Wall -Wextra -Wpedantic -I"$root/include" -I"$root/tests" -isystem /usr/local/cuda/include/cccl)
+flags=(-std=c++20 -O1 -g -Wall -Wextra -Wpedantic -I"$root/include" -I"$root/tests" -isystem /usr/local/cuda/include/cccl
+       -DKVC_TEST_DATA_DIR="\"$root/tests/data\"")
 if [ "${OMP:-0}" = 1 ]; then flags+=(-fopenmp -DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP); fi
 [ -f "$out/main.o" ] || g++ "${flags[@]}" -c "$root/tests/main.cpp" -o "$out/main.o"
 files=()

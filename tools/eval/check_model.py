@@ -6,9 +6,10 @@ Prints
     with <|endoftext|> prepended;
   * greedy continuations of a plain prompt and of a chat-formatted prompt;
   * a consistency test: logits of ``forward`` on the last tokens must equal
-    those of ``prefill`` + ``continue_with_cache`` with an all-True mask.
+    those of ``prefill`` + ``continue_with_cache`` with an all-True mask;
+  * a mask test: masking prefix tokens out must equal removing their K/V.
 
-Exits with status 1 if the consistency test fails.
+Exits with status 1 if a test fails.
 """
 
 from __future__ import annotations
@@ -56,6 +57,22 @@ def cache_test(model: smollm.Model, ids: list[int], prefix: int,
     return {"tokens": len(ids), "prefix": prefix, "max_abs_diff": max_abs,
             "max_rel_diff": rel, "tolerance_rel": tol,
             "same_argmax": same_argmax, "pass": bool(rel <= tol and same_argmax)}
+
+
+def mask_test(model: smollm.Model, ids: list[int], prefix: int,
+              tol: float) -> dict:
+    """A False mask entry must act exactly like removing that token's K/V."""
+    caches = model.prefill(ids[:prefix])
+    rng = np.random.default_rng(0)
+    keep = rng.random(prefix) < 0.5
+    keep[0] = True
+    masked = [(k, v, np.broadcast_to(keep, k.shape[:2])) for k, v in caches]
+    dropped = [(k[:, keep], v[:, keep]) for k, v in caches]
+    a = model.continue_with_cache(ids[prefix:], prefix, masked)
+    b = model.continue_with_cache(ids[prefix:], prefix, dropped)
+    rel = float(np.max(np.abs(a - b))) / float(max(1.0, np.max(np.abs(b))))
+    return {"kept": int(keep.sum()), "prefix": prefix, "max_rel_diff": rel,
+            "pass": bool(rel <= tol)}
 
 
 def main() -> int:
@@ -122,11 +139,17 @@ def main() -> int:
           f"relative {ct['max_rel_diff']:.3g} (tol {args.tol:g}), "
           f"same argmax: {ct['same_argmax']}  -> {status}")
 
+    mt = mask_test(model, ids, args.cache_prefix, args.tol)
+    results["mask_test"] = mt
+    print(f"mask test (False mask == dropped K/V, {mt['kept']}/{mt['prefix']} kept): "
+          f"relative diff {mt['max_rel_diff']:.3g}  -> {'PASS' if mt['pass'] else 'FAIL'}")
+    ok = ct["pass"] and mt["pass"]
+
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n",
                                    encoding="utf-8")
         print(f"wrote {args.json}")
-    return 0 if ct["pass"] else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

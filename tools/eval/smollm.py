@@ -543,7 +543,8 @@ class Model:
         pos = np.arange(T)
         h = self.embed(ids)
         rec_set = None if record_layers is None else set(int(l) for l in record_layers)
-        layer_iter: Iterable[int] = range(cfg.n_layers)
+        n_run = cfg.n_layers if stop_after is None else min(cfg.n_layers, stop_after + 1)
+        layer_iter: Iterable[int] = range(n_run)
         if progress is not None:
             layer_iter = progress(layer_iter)
         for li in layer_iter:
@@ -559,8 +560,6 @@ class Model:
                 att[r0:r1] = self._attend(q[:, r0:r1], k[:, :r1], v[:, :r1], allowed)
             h = h + att @ layer.wo.T
             h = self._mlp(layer, h)
-            if stop_after is not None and li >= stop_after:
-                break
         return h
 
     def forward(self, ids: Sequence[int], record: RecordFn | bool | None = None,

@@ -11,7 +11,8 @@
 // attention recovery, kvc/eval/metrics.hpp). Prints the mean over layers; --csv has every layer.
 // compress: writes OUT/<method>/<budget>/Lxx.mask.npy [kv_heads, P] (1 = kept) and, where the
 // method changed the kept keys/values (merging, projection), Lxx.k.npy / Lxx.v.npy
-// [kv_heads, P, head_dim] holding them at the kept tokens' original indices.
+// [kv_heads, P, head_dim] holding them at the kept tokens' original indices, and
+// kept_fraction.txt, the share of the prefix cache's memory kept (LoRC keeps every token).
 // fastgen-map: FastGen's profiled policy of every head (paper mode: T alone sets the budget).
 #include <kvc/eval/methods.hpp>
 #include <kvc/eval/metrics.hpp>
@@ -176,7 +177,13 @@ int run_eval(const arguments& a) {
   for (const auto& method : ms)
     for (double b : budgets) {
       const auto t0 = std::chrono::steady_clock::now();
-      const auto c = method.compress(m.view(), b);
+      kvc::eval::compressed_model c;
+      try {
+        c = method.compress(m.view(), b);
+      } catch (const kvc::error& e) {  // e.g. a budget below the method's protected tokens
+        std::printf("| %-14s | %5.0f%% | skipped: %s\n", method.name.c_str(), 100.0 * b, e.what());
+        continue;
+      }
       const double took = seconds_since(t0);
       std::vector<kvc::eval::quality> q(m.layers.size());
 #pragma omp parallel for schedule(dynamic)
@@ -213,7 +220,13 @@ int run_compress(const arguments& a) {
   for (const auto& method : ms)
     for (double b : budgets) {
       const auto t0 = std::chrono::steady_clock::now();
-      const auto c = method.compress(m.view(), b);
+      kvc::eval::compressed_model c;
+      try {
+        c = method.compress(m.view(), b);
+      } catch (const kvc::error& e) {  // e.g. a budget below the method's protected tokens: no folder
+        std::fprintf(stderr, "kvc: %s at %s skipped: %s\n", method.name.c_str(), budget_name(b).c_str(), e.what());
+        continue;
+      }
       const auto folder = out / method.name / budget_name(b);
       std::filesystem::create_directories(folder);
       for (std::size_t i = 0; i < m.layers.size(); ++i) {
@@ -242,6 +255,7 @@ int run_compress(const arguments& a) {
           kvc::io::write_npy((folder / (std::string(name) + ".v.npy")).string(), {H, P, d}, v);
         }
       }
+      std::ofstream(folder / "kept_fraction.txt") << c.kept_fraction << '\n';
       std::fprintf(stderr, "kvc: %-14s %5.0f%%  kept %5.1f%%  %.1f s\n", method.name.c_str(), 100.0 * b,
                    100.0 * c.kept_fraction, seconds_since(t0));
     }
@@ -300,7 +314,8 @@ int main(int argc, char** argv) {
     if (a.command == "fastgen-map") return run_fastgen_map(a);
     kvc::detail::require(false, "command", "methods, eval, compress or fastgen-map", a.command);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "kvc: %s\n", e.what());
+    const std::string what = e.what();
+    std::fprintf(stderr, "%s%s\n", what.rfind("kvc:", 0) == 0 ? "" : "kvc: ", what.c_str());
     std::fprintf(stderr,
                  "usage: kvc methods\n"
                  "       kvc eval --trace DIR [--prefix P] [--future F] [--window W] [--budgets 0.1,0.2,0.5] "
