@@ -13,7 +13,8 @@
 // method changed the kept keys/values (merging, projection), Lxx.k.npy / Lxx.v.npy
 // [kv_heads, P, head_dim] holding them at the kept tokens' original indices, and
 // kept_fraction.txt, the share of the prefix cache's memory kept (LoRC keeps every token).
-// fastgen-map: FastGen's profiled policy of every head (paper mode: T alone sets the budget).
+// fastgen-map: FastGen's profiled policy of every head (paper mode: T alone sets the budget),
+// profiled on the window queries as the evaluation's fastgen method does.
 #include <kvc/eval/methods.hpp>
 #include <kvc/eval/metrics.hpp>
 #include <kvc/eval/prefix.hpp>
@@ -280,7 +281,7 @@ int run_fastgen_map(const arguments& a) {
   }
   double kept = 0.0;
   for (const auto& l : m.layers) {
-    const auto table = kvc::fastgen::profile(l.layer(), m.classes, p);
+    const auto table = kvc::fastgen::profile(l.window_layer(), m.classes, p);  // as the fastgen method does
     std::printf("layer %zu: ", l.index());
     for (std::size_t h = 0; h < table.size(); ++h) {
       std::ostringstream name;

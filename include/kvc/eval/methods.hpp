@@ -87,17 +87,24 @@ inline void count_kept_tokens(compressed_model& m) {
 }
 }  // namespace detail
 
+/// Which attention a per-layer method's scorer sees.
+enum class attention_seen {
+  prefix,  ///< every prefix query's, accumulated (what H2O's engine keeps during prefill)
+  window,  ///< only the window queries' (prefix_layer::window_layer)
+};
+
 /// A per-layer method: `make` is a policy called as policy(layer, budget::ratio{b}), or a
 /// function of the model_prefix that returns one.
 template <class Make>
-method per_layer(std::string name, Make make) {
-  return {std::move(name), [make](const model_prefix& m, double b) {
+method per_layer(std::string name, Make make, attention_seen seen = attention_seen::prefix) {
+  return {std::move(name), [make, seen](const model_prefix& m, double b) {
             compressed_model out;
-            for (const auto& l : m.layers) {
+            for (const auto& p : m.layers) {
+              const auto l = seen == attention_seen::prefix ? p.layer() : p.window_layer();
               if constexpr (std::is_invocable_v<const Make&, const model_prefix&>)
-                out.layers.push_back(make(m)(l.layer(), budget::ratio{b}));
+                out.layers.push_back(make(m)(l, budget::ratio{b}));
               else
-                out.layers.push_back(make(l.layer(), budget::ratio{b}));
+                out.layers.push_back(make(l, budget::ratio{b}));
             }
             detail::count_kept_tokens(out);
             return out;
@@ -178,9 +185,14 @@ inline std::vector<method> methods() {
       per_layer("random", policy::random{.score = {.seed = 1}}),
       per_layer("adakv", policy::adakv{}),
       {"pyramidkv", pyramidkv},
-      per_layer("fastgen", [](const model_prefix& m) {
-        return policy::fastgen{.select = {.classes = m.classes, .budget = fastgen::budget_use::cap}};
-      }),
+      // FastGen profiles on the window queries (docs/fastgen.md#profiling: C_local is the window
+      // those queries see); the budget caps each head.
+      per_layer(
+          "fastgen",
+          [](const model_prefix& m) {
+            return policy::fastgen{.select = {.classes = m.classes, .budget = fastgen::budget_use::cap}};
+          },
+          attention_seen::window),
       per_layer("ems", policy::ems{}),
       per_layer("intelllm", policy::intelllm{}),
       {"lorc", lorc},

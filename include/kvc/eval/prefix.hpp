@@ -85,6 +85,13 @@ class prefix_layer {
     l.attention = attention_;
     return l;
   }
+  /// The same layer without the accumulated attention: attention-based scorers then see only
+  /// the window queries (the last prompt queries, the closest to what generation will ask).
+  [[nodiscard]] auto window_layer() const {
+    auto l = layer();
+    l.attention = {};
+    return l;
+  }
   /// The held-out later queries `[q_heads, future, head_dim]`.
   [[nodiscard]] strided_view<const float> future() const {
     return cut(trace_->q, options_.prefix, options_.prefix + options_.future);
