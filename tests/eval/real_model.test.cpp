@@ -101,7 +101,7 @@ TEST_CASE("no method's attention-output error at 50% regresses past its recorded
   const std::map<std::string, double> recorded{
       {"streaming_llm", 0.1285}, {"h2o", 0.1330},     {"snapkv", 0.1117}, {"tova", 0.2075},
       {"key_norm", 0.3708},      {"random", 1.2159},  {"adakv", 0.1139},  {"pyramidkv", 0.1532},
-      {"fastgen", 0.1814},       {"ems", 0.1325},     {"intelllm", 0.1407}, {"lorc", 0.7261},
+      {"fastgen", 0.1814},       {"ems", 0.1325},     {"intelllm", 0.1389}, {"lorc", 0.7261},
   };
   const auto& m = model();
   for (const auto& method : kvc::eval::methods()) {

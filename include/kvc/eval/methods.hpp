@@ -89,7 +89,8 @@ inline void count_kept_tokens(compressed_model& m) {
 
 /// Which attention a per-layer method's scorer sees.
 enum class attention_seen {
-  prefix,  ///< every prefix query's, accumulated (what H2O's engine keeps during prefill)
+  prefix,  ///< every prefix query's, accumulated (what H2O's engine keeps during prefill); only
+           ///< scorers that read layer.attention (H2O, FastGen, IntelLLM's CGE) see a difference
   window,  ///< only the window queries' (prefix_layer::window_layer)
 };
 
@@ -194,7 +195,8 @@ inline std::vector<method> methods() {
           },
           attention_seen::window),
       per_layer("ems", policy::ems{}),
-      per_layer("intelllm", policy::intelllm{}),
+      // CGE's scores are the observation window's accumulated attention (docs/intelllm.md).
+      per_layer("intelllm", policy::intelllm{}, attention_seen::window),
       {"lorc", lorc},
   };
 }
