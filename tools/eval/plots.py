@@ -3,6 +3,8 @@
 
   python3 tools/eval/plots.py --eval eval.csv [--ppl ppl.csv] [--fastgen fastgen_map.csv] --out docs/results
 
+Also writes tables.md there: the markdown tables docs/results.md quotes.
+
 eval.csv     (kvc eval --csv)         method,budget,layer,prefix,future,kept_fraction,output_error,recovery
 ppl.csv      (tools/eval/ppl.py)      method,budget,prefix,future,ppl_full,ppl,delta_ppl,kept_fraction
 fastgen.csv  (kvc fastgen-map --csv)  layer,head,policy,recovery,kept,tokens
@@ -57,7 +59,7 @@ def plot_eval(rows, out):
                 title="Full attention mass on kept tokens")
     for ax in axes:
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8, ncol=2)
+    axes[0].legend(fontsize=7, ncol=2)
     fig.tight_layout()
     path = os.path.join(out, "error_vs_budget.png")
     fig.savefig(path, dpi=110)
@@ -140,6 +142,64 @@ def plot_fastgen(rows, out):
     print("wrote", path)
 
 
+def ordered(rows):
+    names = []
+    for r in rows:
+        if r["method"] not in names:
+            names.append(r["method"])
+    return names
+
+
+def markdown_tables(eval_rows, ppl_rows):
+    """Mean over layers per method and budget, one table per prefix; perplexity per prefix."""
+    lines = []
+    budgets = sorted({r["budget"] for r in eval_rows}, key=float)
+    for P in sorted({r["prefix"] for r in eval_rows}, key=int):
+        acc = defaultdict(list)
+        for r in eval_rows:
+            if r["prefix"] == P:
+                acc[(r["method"], r["budget"])].append(
+                    (float(r["output_error"]), float(r["recovery"]), float(r["kept_fraction"])))
+        pct = [f"{100 * float(b):.0f}%" for b in budgets]
+        lines += [f"Prefix P = {P} tokens, judged on the next {eval_rows[0]['future']} queries, mean over "
+                  f"{len({r['layer'] for r in eval_rows})} layers:", "",
+                  "| method | " + " | ".join(f"error {b}" for b in pct) + " | " +
+                  " | ".join(f"recovery {b}" for b in pct) + " |",
+                  "|---" * (1 + 2 * len(budgets)) + "|"]
+        for m in ordered(eval_rows):
+            cells = []
+            for i in (0, 1):
+                for b in budgets:
+                    v = acc.get((m, b))
+                    if not v:
+                        cells.append("—")
+                        continue
+                    x = float(np.mean([t[i] for t in v]))
+                    kept = float(np.mean([t[2] for t in v]))
+                    cell = f"{x:.3f}"
+                    if i == 0 and abs(kept - float(b)) > 0.005:
+                        cell += f" ({100 * kept:.0f}% kept)"
+                    cells.append(cell)
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if ppl_rows:
+        budgets = sorted({r["budget"] for r in ppl_rows}, key=float)
+        for P in sorted({r["prefix"] for r in ppl_rows}, key=int):
+            sub = [r for r in ppl_rows if r["prefix"] == P]
+            lines += [f"Prefix P = {P}, perplexity of the next {sub[0]['future']} tokens; full cache "
+                      f"{float(sub[0]['ppl_full']):.3f}. Cells: perplexity (increase):", "",
+                      "| method | " + " | ".join(f"{100 * float(b):.0f}%" for b in budgets) + " |",
+                      "|---" * (1 + len(budgets)) + "|"]
+            for m in ordered(sub):
+                cells = []
+                for b in budgets:
+                    r = next((r for r in sub if r["method"] == m and r["budget"] == b), None)
+                    cells.append("—" if r is None else f"{float(r['ppl']):.3f} ({float(r['delta_ppl']):+.3f})")
+                lines.append(f"| {m} | " + " | ".join(cells) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--eval", help="kvc eval --csv output")
@@ -150,6 +210,10 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     if a.eval:
         plot_eval(read(a.eval), a.out)
+        path = os.path.join(a.out, "tables.md")
+        with open(path, "w") as f:
+            f.write(markdown_tables(read(a.eval), read(a.ppl) if a.ppl else []))
+        print("wrote", path)
     if a.ppl:
         plot_ppl(read(a.ppl), a.out)
     if a.fastgen:
