@@ -1,7 +1,11 @@
 #pragma once
 // Device version of kvc::compact: each head's kept rows move to its slots 0..kept(h)-1 of the
-// engine's own buffers (in System memory). Rows are gathered into scratch first, then written
-// back, because in parallel a slot may be overwritten before another slot has read it.
+// engine's own buffers (in System memory).
+//   CUDA: rows are gathered into scratch first, then written back, one element per thread,
+//         because in parallel a slot may be overwritten before another slot has read it.
+//   CPP, OMP: one work item per head moves its rows in order, in place. Kept indices ascend, so
+//         slot j <= indices[j] and every row is read before any write reaches it: one read and
+//         one write per kept element, no scratch.
 
 #include <cstddef>
 #include <cstdint>
@@ -42,13 +46,35 @@ struct gather_head_positions {
   }
 };
 
+/// Moves head h's kept rows to its front, in order (host systems).
+template <class View>
+struct head_to_front {
+  View view;
+  const index_t* indices;
+  const std::size_t* offsets;
+  KVC_HOST_DEVICE void operator()(std::size_t h) const {
+    const std::size_t dim = view.extent(2);
+    for (std::size_t e = offsets[h]; e < offsets[h + 1]; ++e) {
+      const std::size_t slot = e - offsets[h], t = static_cast<std::size_t>(indices[e]);
+      if (slot == t) continue;
+      for (std::size_t c = 0; c < dim; ++c) view(h, slot, c) = view(h, t, c);
+    }
+  }
+};
+
 template <class System, class View, class Heads>
 void move_rows_to_front(const View& view, const device::keep_set<System>& keep, const Heads& head_plus_one) {
   using T = element_of<View>;
   const std::size_t dim = view.extent(2);
+  const auto index = thrust::counting_iterator<std::size_t>(0);
+  if constexpr (host_system_v<System>) {
+    thrust::for_each(System{}, index, index + keep.heads(),
+                     head_to_front<View>{view, thrust::raw_pointer_cast(keep.indices().data()),
+                                         thrust::raw_pointer_cast(keep.offsets().data())});
+    return;
+  }
   vector<T, System> rows(keep.total() * dim);
   gather(view, keep, head_plus_one, dim, rows);
-  const auto index = thrust::counting_iterator<std::size_t>(0);
   thrust::for_each(System{}, index, index + keep.total() * dim,
                    scatter_to_front<T, View>{view, thrust::raw_pointer_cast(rows.data()),
                                              thrust::raw_pointer_cast(head_plus_one.data()),

@@ -1,11 +1,15 @@
 #pragma once
 // Device gather of a keep_set's rows, shared by merge::drop and compaction: entry e of the CSR
-// belongs to head head_of[e] and token indices[e]; row element (e, c) is one thread.
+// belongs to head head_of[e] and token indices[e]. One work item copies `block` elements of a
+// row: one element on CUDA (neighbouring threads read neighbouring elements), a whole row on the
+// host systems (CPP, OMP: a plain loop per row, no division per element).
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include <thrust/binary_search.h>
+#include <thrust/for_each.h>
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/transform.h>
 
@@ -25,16 +29,33 @@ vector<std::size_t, System> heads_of_entries(const device::keep_set<System>& kee
   return out;
 }
 
-/// Row element (e, c) of the kept rows of `view`, converted to T as the host merger does.
+/// Does System run on the CPU (Thrust's CPP system, or OMP when OpenMP is on)?
+template <class System>
+inline constexpr bool host_system_v = std::is_same_v<System, thrust::cpp::tag>
+#if defined(_OPENMP)
+                                      || std::is_same_v<System, thrust::omp::tag>
+#endif
+    ;
+
+/// Elements one work item copies: a whole row (`dim`) on the host systems, one on CUDA.
+template <class System>
+constexpr std::size_t row_block(std::size_t dim) {
+  return host_system_v<System> ? dim : 1;
+}
+
+/// Work item i copies elements [c0, c0 + block) of kept row e into out[e * dim + c], converted
+/// to T as the host merger does.
 template <class T, class View>
 struct gather_rows {
   View view;
   const std::size_t* head_plus_one;
   const index_t* indices;
-  std::size_t dim;
-  KVC_HOST_DEVICE T operator()(std::size_t i) const {
-    const std::size_t e = i / dim;
-    return from_float<T>(to_float(view(head_plus_one[e] - 1, static_cast<std::size_t>(indices[e]), i % dim)));
+  std::size_t dim, block;
+  T* out;
+  KVC_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::size_t per_row = dim / block, e = i / per_row, c0 = (i % per_row) * block;
+    const std::size_t h = head_plus_one[e] - 1, t = static_cast<std::size_t>(indices[e]);
+    for (std::size_t c = c0; c < c0 + block; ++c) out[e * dim + c] = from_float<T>(to_float(view(h, t, c)));
   }
 };
 
@@ -48,7 +69,7 @@ struct gather_positions {
   }
 };
 
-/// Writes gathered rows back to slots 0..kept(h)-1 of their head.
+/// Writes gathered rows back to slots 0..kept(h)-1 of their head (one element per work item).
 template <class T, class View>
 struct scatter_to_front {
   View view;
@@ -66,10 +87,13 @@ template <class System, class View, class Heads, class Out>
 void gather(const View& view, const device::keep_set<System>& keep, const Heads& head_plus_one, std::size_t dim,
             Out& out) {
   using T = typename Out::value_type;
+  if (keep.total() == 0 || dim == 0) return;
+  const std::size_t block = row_block<System>(dim);
   const auto index = thrust::counting_iterator<std::size_t>(0);
-  thrust::transform(System{}, index, index + keep.total() * dim, out.begin(),
-                    gather_rows<T, View>{view, thrust::raw_pointer_cast(head_plus_one.data()),
-                                         thrust::raw_pointer_cast(keep.indices().data()), dim});
+  thrust::for_each(System{}, index, index + keep.total() * (dim / block),
+                   gather_rows<T, View>{view, thrust::raw_pointer_cast(head_plus_one.data()),
+                                        thrust::raw_pointer_cast(keep.indices().data()), dim, block,
+                                        thrust::raw_pointer_cast(out.data())});
 }
 
 }  // namespace kvc::device::detail
