@@ -38,6 +38,17 @@ struct vector_for<T, thrust::omp::tag> {
 template <class T, class System>
 using vector = typename detail::vector_for<T, System>::type;
 
+namespace detail {
+/// Does System run on the CPU (Thrust's CPP system, or OMP when OpenMP is on)? Such systems get
+/// coarser work items (a row, a head) where CUDA wants one element per thread.
+template <class System>
+inline constexpr bool host_system_v = std::is_same_v<System, thrust::cpp::tag>
+#if defined(_OPENMP)
+                                      || std::is_same_v<System, thrust::omp::tag>
+#endif
+    ;
+}  // namespace detail
+
 /// The raw pointer behind a device vector, for the functors (they index it themselves).
 template <class Vector>
 auto raw(Vector& v) {

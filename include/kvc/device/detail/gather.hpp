@@ -29,14 +29,6 @@ vector<std::size_t, System> heads_of_entries(const device::keep_set<System>& kee
   return out;
 }
 
-/// Does System run on the CPU (Thrust's CPP system, or OMP when OpenMP is on)?
-template <class System>
-inline constexpr bool host_system_v = std::is_same_v<System, thrust::cpp::tag>
-#if defined(_OPENMP)
-                                      || std::is_same_v<System, thrust::omp::tag>
-#endif
-    ;
-
 /// Elements one work item copies: a whole row (`dim`) on the host systems, one on CUDA.
 template <class System>
 constexpr std::size_t row_block(std::size_t dim) {

@@ -3,8 +3,10 @@
 // that one sort orders a head's tokens exactly as select::detail::outranks does: higher score
 // first, ties to the lower token index (docs/device.md#tie-breaking).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include <cuda/std/bit>
 #include <thrust/copy.h>
@@ -65,6 +67,25 @@ struct mark_leading {
   }
 };
 
+/// Host systems: one work item per head, a selection (nth_element) over (rank key, token) pairs,
+/// O(tokens) instead of a sort. The token in the low bits makes keys unique and sends ties to the
+/// lower index, as the sort does.
+struct top_of_head {
+  const float* scores;
+  std::uint8_t* keep;
+  std::size_t tokens, sinks, recent_begin, k;
+  void operator()(std::size_t h) const {
+    std::vector<std::uint64_t> key(tokens);
+    for (std::size_t t = 0; t < tokens; ++t) {
+      const bool guarded = t < sinks || t >= recent_begin;
+      const std::uint64_t rank = guarded ? protected_key : descending_key(scores[h * tokens + t]);
+      key[t] = (rank << 32) | t;
+    }
+    if (k < tokens) std::nth_element(key.begin(), key.begin() + static_cast<std::ptrdiff_t>(k), key.end());
+    for (std::size_t j = 0; j < k; ++j) keep[h * tokens + (key[j] & 0xffffffffu)] = 1;
+  }
+};
+
 /// Per head: keep the protected tokens and then the best others until `k` are kept
 /// (select::detail::protect + fill_by_score). `keep` is [heads, tokens], zero on entry.
 template <class System>
@@ -72,6 +93,11 @@ void keep_top_per_head(const score_buffer<System>& s, std::size_t sinks, std::si
                        std::uint8_t* keep) {
   const std::size_t n = s.tokens(), cells = s.heads() * n;
   const auto index = thrust::counting_iterator<std::size_t>(0);
+  if constexpr (host_system_v<System>) {
+    thrust::for_each(System{}, index, index + s.heads(),
+                     top_of_head{s.data(), keep, n, sinks, n - (recent < n ? recent : n), k});
+    return;
+  }
   vector<std::uint64_t, System> keys(cells);
   vector<index_t, System> ranked(cells);
   thrust::transform(System{}, index, index + cells, keys.begin(),
