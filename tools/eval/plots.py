@@ -90,23 +90,22 @@ def plot_eval(rows, out):
 
 def plot_ppl(rows, out):
     acc = defaultdict(list)
-    full = defaultdict(list)
     for r in rows:
-        acc[(r["method"], float(r["budget"]))].append(float(r["ppl"]))
-        full[r["prefix"]] = float(r["ppl_full"])
-    ppl_full = np.mean(list(full.values()))
+        acc[(r["method"], float(r["budget"]))].append(float(r["delta_ppl"]))
     methods = sorted({m for m, _ in acc}, key=lambda m: list(STYLES).index(m) if m in STYLES else 99)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for m in methods:
         budgets = sorted(b for mm, b in acc if mm == m)
         color, marker = style(m)
         ax.plot([100 * b for b in budgets], [np.mean(acc[(m, b)]) for b in budgets], color=color, marker=marker,
                 label=m)
-    ax.axhline(ppl_full, color="k", linestyle="--", linewidth=1, label="full cache")
-    ax.set(xlabel="budget (% of the prefix cache kept)", ylabel="perplexity of the next tokens", yscale="log",
-           title="End to end: SmolLM2-135M with a compressed prefix cache")
+    ax.axhline(0.0, color="k", linestyle="--", linewidth=1)
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.set(xlabel="budget (% of the prefix cache kept)",
+           ylabel="perplexity increase over the full cache",
+           title=f"End to end: SmolLM2-135M, mean over {len({r['prefix'] for r in rows})} prefixes")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     path = os.path.join(out, "ppl_vs_budget.png")
     fig.savefig(path, dpi=110)
@@ -184,19 +183,21 @@ def markdown_tables(eval_rows, ppl_rows):
         lines.append("")
     if ppl_rows:
         budgets = sorted({r["budget"] for r in ppl_rows}, key=float)
-        for P in sorted({r["prefix"] for r in ppl_rows}, key=int):
-            sub = [r for r in ppl_rows if r["prefix"] == P]
-            lines += [f"Prefix P = {P}, perplexity of the next {sub[0]['future']} tokens; full cache "
-                      f"{float(sub[0]['ppl_full']):.3f}. Cells: perplexity (increase):", "",
-                      "| method | " + " | ".join(f"{100 * float(b):.0f}%" for b in budgets) + " |",
-                      "|---" * (1 + len(budgets)) + "|"]
-            for m in ordered(sub):
-                cells = []
-                for b in budgets:
-                    r = next((r for r in sub if r["method"] == m and r["budget"] == b), None)
-                    cells.append("—" if r is None else f"{float(r['ppl']):.3f} ({float(r['delta_ppl']):+.3f})")
-                lines.append(f"| {m} | " + " | ".join(cells) + " |")
-            lines.append("")
+        prefixes = sorted({r["prefix"] for r in ppl_rows}, key=int)
+        full = {r["prefix"]: float(r["ppl_full"]) for r in ppl_rows}
+        lines += [f"Perplexity increase over the full cache on the next {ppl_rows[0]['future']} tokens, mean over "
+                  f"{len(prefixes)} prefixes (P = {', '.join(prefixes)}; full-cache perplexity "
+                  + ", ".join(f"{full[P]:.2f}" for P in prefixes) + "), with the smallest and largest "
+                  "increase over the prefixes:", "",
+                  "| method | " + " | ".join(f"{100 * float(b):.0f}%" for b in budgets) + " |",
+                  "|---" * (1 + len(budgets)) + "|"]
+        for m in ordered(ppl_rows):
+            cells = []
+            for b in budgets:
+                d = [float(r["delta_ppl"]) for r in ppl_rows if r["method"] == m and r["budget"] == b]
+                cells.append("—" if not d else f"{np.mean(d):+.3f} ({min(d):+.2f} … {max(d):+.2f})")
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 
