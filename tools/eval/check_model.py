@@ -94,6 +94,9 @@ def main() -> int:
                     help="max |diff| / max(1, max|logit|) allowed in the cache test")
     ap.add_argument("--gguf", default=None, help="GGUF path (default: installed package)")
     ap.add_argument("--json", default=None, metavar="PATH", help="write results as JSON")
+    ap.add_argument("--max-ppl", type=float, default=20.0,
+                    help="fail when the text's perplexity exceeds this (default 20; the "
+                         "wrong RoPE pairing gives about 70)")
     args = ap.parse_args()
 
     t0 = time.time()
@@ -143,7 +146,9 @@ def main() -> int:
     results["mask_test"] = mt
     print(f"mask test (False mask == dropped K/V, {mt['kept']}/{mt['prefix']} kept): "
           f"relative diff {mt['max_rel_diff']:.3g}  -> {'PASS' if mt['pass'] else 'FAIL'}")
-    ok = ct["pass"] and mt["pass"]
+    ppl_ok = ppl <= args.max_ppl
+    print(f"perplexity {ppl:.3f} <= {args.max_ppl:g}  -> {'PASS' if ppl_ok else 'FAIL'}")
+    ok = ct["pass"] and mt["pass"] and ppl_ok
 
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n",
