@@ -9,7 +9,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
+#include <type_traits>
 #include <string>
 
 #include <thrust/for_each.h>
@@ -46,17 +48,25 @@ struct gather_head_positions {
   }
 };
 
-/// Moves head h's kept rows to its front, in order (host systems).
+/// Moves head h's kept rows to its front, in order (host systems only): a memmove per row where
+/// the view's rows are contiguous in memory, element by element otherwise.
 template <class View>
 struct head_to_front {
   View view;
   const index_t* indices;
   const std::size_t* offsets;
-  KVC_HOST_DEVICE void operator()(std::size_t h) const {
+  void operator()(std::size_t h) const {
     const std::size_t dim = view.extent(2);
     for (std::size_t e = offsets[h]; e < offsets[h + 1]; ++e) {
       const std::size_t slot = e - offsets[h], t = static_cast<std::size_t>(indices[e]);
-      if (slot == t) continue;
+      if (slot == t || dim == 0) continue;
+      if constexpr (std::is_lvalue_reference_v<decltype(view(0, 0, 0))>) {
+        auto* src = &view(h, t, 0);
+        if (dim == 1 || &view(h, t, 1) == src + 1) {
+          std::memmove(&view(h, slot, 0), src, dim * sizeof(*src));
+          continue;
+        }
+      }
       for (std::size_t c = 0; c < dim; ++c) view(h, slot, c) = view(h, t, c);
     }
   }
