@@ -38,12 +38,24 @@ def style(method):
     return STYLES.get(method, ("#333333", "."))
 
 
+def by_style_order(methods):
+    """The methods in STYLES order (unknown ones last)."""
+    return sorted(methods, key=lambda m: list(STYLES).index(m) if m in STYLES else len(STYLES))
+
+
+def save(fig, out, name):
+    fig.tight_layout()
+    path = os.path.join(out, name)
+    fig.savefig(path, dpi=110)
+    print("wrote", path)
+
+
 def plot_eval(rows, out):
     # mean over layers (and prefixes) per method and budget
     acc = defaultdict(list)
     for r in rows:
         acc[(r["method"], float(r["budget"]))].append((float(r["output_error"]), float(r["recovery"])))
-    methods = sorted({m for m, _ in acc}, key=lambda m: list(STYLES).index(m) if m in STYLES else 99)
+    methods = by_style_order({m for m, _ in acc})
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for m in methods:
         budgets = sorted(b for mm, b in acc if mm == m)
@@ -60,10 +72,7 @@ def plot_eval(rows, out):
     for ax in axes:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    path = os.path.join(out, "error_vs_budget.png")
-    fig.savefig(path, dpi=110)
-    print("wrote", path)
+    save(fig, out, "error_vs_budget.png")
 
     # per layer at the smallest budget: where do methods fail?
     b0 = min(b for _, b in acc)
@@ -82,17 +91,14 @@ def plot_eval(rows, out):
            title=f"Output error per layer at {100 * b0:.0f}% budget")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=4)
-    fig.tight_layout()
-    path = os.path.join(out, "error_per_layer.png")
-    fig.savefig(path, dpi=110)
-    print("wrote", path)
+    save(fig, out, "error_per_layer.png")
 
 
 def plot_ppl(rows, out):
     acc = defaultdict(list)
     for r in rows:
         acc[(r["method"], float(r["budget"]))].append(float(r["delta_ppl"]))
-    methods = sorted({m for m, _ in acc}, key=lambda m: list(STYLES).index(m) if m in STYLES else 99)
+    methods = by_style_order({m for m, _ in acc})
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for m in methods:
         budgets = sorted(b for mm, b in acc if mm == m)
@@ -106,10 +112,7 @@ def plot_ppl(rows, out):
            title=f"End to end: SmolLM2-135M, mean over {len({r['prefix'] for r in rows})} prefixes")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    path = os.path.join(out, "ppl_vs_budget.png")
-    fig.savefig(path, dpi=110)
-    print("wrote", path)
+    save(fig, out, "ppl_vs_budget.png")
 
 
 def plot_fastgen(rows, out):
@@ -135,10 +138,7 @@ def plot_fastgen(rows, out):
     cbar = fig.colorbar(im, ticks=range(len(order)))
     cbar.ax.set_yticklabels(["S", "S+P", "S+P+F", "S+P+F+L", "full"], fontsize=8)
     ax.set_title("FastGen's profiled policy per kv head (T = 0.95; numbers: % of the prefix kept)", fontsize=9)
-    fig.tight_layout()
-    path = os.path.join(out, "fastgen_policy_map.png")
-    fig.savefig(path, dpi=110)
-    print("wrote", path)
+    save(fig, out, "fastgen_policy_map.png")
 
 
 def ordered(rows):

@@ -141,6 +141,25 @@ loaded_model load(const std::string& dir, kvc::eval::prefix_options o, bool weig
   return m;
 }
 
+/// The method's compression at budget b, or why it refused (e.g. a budget below the tokens it
+/// protects): a refusal skips that budget, it does not end the run.
+struct attempt {
+  std::optional<kvc::eval::compressed_model> model;
+  std::string refusal;
+
+  explicit operator bool() const { return model.has_value(); }
+  const kvc::eval::compressed_model& operator*() const { return *model; }
+  [[nodiscard]] const std::string& error() const { return refusal; }
+};
+
+attempt try_compress(const kvc::eval::method& method, const loaded_model& m, double b) {
+  try {
+    return {method.compress(m.view(), b), {}};
+  } catch (const kvc::error& e) {
+    return {std::nullopt, e.what()};
+  }
+}
+
 bool needs_weights(const std::vector<kvc::eval::method>& ms) {
   for (const auto& m : ms)
     if (m.name == "lorc") return true;
@@ -178,13 +197,12 @@ int run_eval(const arguments& a) {
   for (const auto& method : ms)
     for (double b : budgets) {
       const auto t0 = std::chrono::steady_clock::now();
-      kvc::eval::compressed_model c;
-      try {
-        c = method.compress(m.view(), b);
-      } catch (const kvc::error& e) {  // e.g. a budget below the method's protected tokens
-        std::printf("| %-14s | %5.0f%% | skipped: %s\n", method.name.c_str(), 100.0 * b, e.what());
+      const auto compressed = try_compress(method, m, b);
+      if (!compressed) {
+        std::printf("| %-14s | %5.0f%% | skipped: %s\n", method.name.c_str(), 100.0 * b, compressed.error().c_str());
         continue;
       }
+      const auto& c = *compressed;
       const double took = seconds_since(t0);
       std::vector<kvc::eval::quality> q(m.layers.size());
 #pragma omp parallel for schedule(dynamic)
@@ -221,13 +239,13 @@ int run_compress(const arguments& a) {
   for (const auto& method : ms)
     for (double b : budgets) {
       const auto t0 = std::chrono::steady_clock::now();
-      kvc::eval::compressed_model c;
-      try {
-        c = method.compress(m.view(), b);
-      } catch (const kvc::error& e) {  // e.g. a budget below the method's protected tokens: no folder
-        std::fprintf(stderr, "kvc: %s at %s skipped: %s\n", method.name.c_str(), budget_name(b).c_str(), e.what());
+      const auto compressed = try_compress(method, m, b);
+      if (!compressed) {  // no folder for it
+        std::fprintf(stderr, "kvc: %s at %s skipped: %s\n", method.name.c_str(), budget_name(b).c_str(),
+                     compressed.error().c_str());
         continue;
       }
+      const auto& c = *compressed;
       const auto folder = out / method.name / budget_name(b);
       std::filesystem::create_directories(folder);
       for (std::size_t i = 0; i < m.layers.size(); ++i) {
