@@ -1,5 +1,6 @@
 // SnapKV on the GPU for a Llama-3-8B-like layer (8 kv heads, group 4, head_dim 128, window 32,
-// budget = tokens / 4 per head) at 4k, 32k and 128k tokens, fp16 and fp32: the fused scorer, the
+// budget = tokens / 4 per head) at 4k, 32k and 128k tokens, fp16 and fp32: the fused scorer (fp16
+// on tensor cores, the default, and on CUDA cores), the
 // radix top-k, the gather, and the whole snapkv_compress. Counters: bytes = the floor's traffic
 // (what must be read and written at least once), flops = 2 * q_heads * window * tokens * head_dim
 // (Q K^T once), and x_floor = time / (bytes / D2D bandwidth), the bandwidth measured in this run
@@ -127,14 +128,14 @@ void run_timed(benchmark::State& state, double bytes, double flops, F&& body) {
   state.counters["x_floor"] = per_iteration / (bytes / d2d_bandwidth());
 }
 
-template <class T>
+template <class T, kcuda::score_math Math = kcuda::score_math::automatic>
 void window_attention(benchmark::State& state) {
   const bench_layer<T> data(static_cast<std::size_t>(state.range(0)));
   kcuda::device_buffer<float> scores(kv_heads * data.tokens);
   kcuda::scratch work;
   const double bytes = data.cache_bytes() + data.query_bytes() + 4.0 * static_cast<double>(kv_heads * data.tokens);
   run_timed(state, bytes, data.flops(),
-            [&] { kcuda::window_attention(policy.score, data.layer(), scores.data(), work, nullptr); });
+            [&] { kcuda::window_attention(policy.score, data.layer(), scores.data(), work, nullptr, Math); });
 }
 
 template <class T>
@@ -191,6 +192,7 @@ void d2d_copy(benchmark::State& state) {
 #define KVC_SNAPKV_SIZES ->Arg(4096)->Arg(32768)->Arg(131072)->UseManualTime()->Unit(benchmark::kMicrosecond)
 BENCHMARK(d2d_copy)->Arg(std::int64_t{1} << 30)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(window_attention, __half) KVC_SNAPKV_SIZES;
+BENCHMARK_TEMPLATE(window_attention, __half, kcuda::score_math::cuda_cores) KVC_SNAPKV_SIZES;
 BENCHMARK_TEMPLATE(window_attention, float) KVC_SNAPKV_SIZES;
 BENCHMARK_TEMPLATE(topk, __half) KVC_SNAPKV_SIZES;
 BENCHMARK_TEMPLATE(gather, __half) KVC_SNAPKV_SIZES;

@@ -1,5 +1,6 @@
 // CUDA window-attention scorer vs the host reference kvc::score::window_attention: random
-// layers of awkward sizes, GQA groups 1 and 4, fp32/fp16/bf16, both poolings and group folds.
+// layers of awkward sizes, GQA groups 1 and 4, fp32/fp16/bf16, both poolings and group folds,
+// logits on CUDA cores and (fp16/bf16) on tensor cores, 16-byte and element-wise staging.
 // Tolerance (docs/cuda.md#tolerances): |device - host| <= 2e-4 * |host| + 1e-6 per score.
 #include "kvc/device/cuda/window_attention.cuh"
 
@@ -27,7 +28,8 @@ struct random_layer {
   std::vector<T> keys, values, queries;
   kcuda::device_buffer<T> d_keys, d_values, d_queries;
 
-  random_layer(shape sh, unsigned seed, bool token_major = false) : s(sh) {
+  // pad > 0 shifts the device keys by that many elements (misaligned rows: element-wise staging).
+  random_layer(shape sh, unsigned seed, bool token_major = false, std::size_t key_pad = 0) : s(sh), pad(key_pad) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     const std::size_t kn = s.kv_heads * s.tokens * s.head_dim, qn = s.kv_heads * s.group * s.window * s.head_dim;
@@ -41,7 +43,9 @@ struct random_layer {
     for (float x : k) keys.push_back(kvc::from_float<T>(x)), values.push_back(kvc::from_float<T>(-x));
     for (float x : q) queries.push_back(kvc::from_float<T>(x));
     this->token_major = token_major;
-    d_keys.upload(std::span<const T>(keys), nullptr);
+    std::vector<T> padded(pad, kvc::from_float<T>(0.0f));
+    padded.insert(padded.end(), keys.begin(), keys.end());
+    d_keys.upload(std::span<const T>(padded), nullptr);
     d_values.upload(std::span<const T>(values), nullptr);
     d_queries.upload(std::span<const T>(queries), nullptr);
   }
@@ -58,22 +62,24 @@ struct random_layer {
                                                                   s.head_dim));
   }
   kcuda::device_layer<T> device() const {
-    return kvc::make_layer(kv_view(d_keys.data()), kv_view(d_values.data()),
+    return kvc::make_layer(kv_view(d_keys.data() + pad), kv_view(d_values.data()),
                            kvc::strided_view<const T>::contiguous(d_queries.data(), s.kv_heads * s.group, s.window,
                                                                   s.head_dim));
   }
   bool token_major = false;
+  std::size_t pad = 0;
 };
 
 template <class T>
-void check_scores(shape s, const kvc::score::window_attention& p, unsigned seed, bool token_major = false) {
-  const random_layer<T> layer(s, seed, token_major);
+void check_scores(shape s, const kvc::score::window_attention& p, unsigned seed, bool token_major = false,
+                  kcuda::score_math math = kcuda::score_math::automatic, std::size_t pad = 0) {
+  const random_layer<T> layer(s, seed, token_major, pad);
   kvc::score_matrix host(s.kv_heads, s.tokens);
   p(layer.host(), host);
 
   kcuda::device_buffer<float> d_scores(s.kv_heads * s.tokens);
   kcuda::scratch work;
-  kcuda::window_attention(p, layer.device(), d_scores.data(), work, nullptr);
+  kcuda::window_attention(p, layer.device(), d_scores.data(), work, nullptr, math);
   const std::vector<float> device = d_scores.download(nullptr);
 
   std::size_t bad = 0;
@@ -88,21 +94,49 @@ void check_scores(shape s, const kvc::score::window_attention& p, unsigned seed,
   }
   CAPTURE(s.tokens);
   CAPTURE(s.group);
+  CAPTURE(static_cast<int>(math));
   CHECK(bad == 0);
 }
 
 }  // namespace
 
 TEST_CASE_TEMPLATE("cuda window_attention matches the host reference", T, float, __half, __nv_bfloat16) {
-  unsigned seed = 1;
-  for (std::size_t tokens : {1u, 7u, 33u, 4097u})
-    for (std::size_t group : {1u, 4u}) {
-      const std::size_t window = tokens < 8 ? tokens : 8;
-      const shape s{.kv_heads = 2, .group = group, .tokens = tokens, .head_dim = 64, .window = window};
-      check_scores<T>(s, {.window = 8, .pool = 7}, seed++);
-      check_scores<T>(s, {.window = 8, .pool = 5, .kind = kvc::score::pooling::average}, seed++);
-      check_scores<T>(s, {.window = 3, .pool = 7, .group = kvc::group_reduce::max}, seed++);
-    }
+  // fp16/bf16: automatic is the tensor-core path; cuda_cores keeps the FMA path covered too.
+  for (const auto math : {kcuda::score_math::automatic, kcuda::score_math::cuda_cores}) {
+    unsigned seed = 1;
+    for (std::size_t tokens : {1u, 7u, 33u, 4097u})
+      for (std::size_t group : {1u, 4u}) {
+        const std::size_t window = tokens < 8 ? tokens : 8;
+        const shape s{.kv_heads = 2, .group = group, .tokens = tokens, .head_dim = 64, .window = window};
+        check_scores<T>(s, {.window = 8, .pool = 7}, seed++, false, math);
+        check_scores<T>(s, {.window = 8, .pool = 5, .kind = kvc::score::pooling::average}, seed++, false, math);
+        check_scores<T>(s, {.window = 3, .pool = 7, .group = kvc::group_reduce::max}, seed++, false, math);
+      }
+  }
+}
+
+TEST_CASE_TEMPLATE("cuda window_attention on tensor cores: two row tiles, token-major and misaligned keys", T, __half,
+                   __nv_bfloat16) {
+  const auto tc = kcuda::score_math::tensor_cores;
+  // group 4 x window 32 = 128 rows = two row tiles; head_dim 128 as in Llama-like layers.
+  check_scores<T>({.kv_heads = 2, .group = 4, .tokens = 130, .head_dim = 128, .window = 32}, {}, 93, false, tc);
+  check_scores<T>({.kv_heads = 3, .group = 4, .tokens = 200, .head_dim = 48, .window = 32}, {}, 94, true, tc);
+  // Keys one element off 16-byte alignment: the K tile is staged element by element.
+  check_scores<T>({.kv_heads = 2, .group = 2, .tokens = 100, .head_dim = 32, .window = 5}, {.window = 5}, 95, false, tc,
+                  1);
+}
+
+TEST_CASE("cuda window_attention: tensor_cores where they do not apply throws kvc::error, output untouched") {
+  const std::vector<float> sentinel(2 * 16, 42.0f);
+  kcuda::device_buffer<float> d_scores;
+  d_scores.upload(std::span<const float>(sentinel), nullptr);
+  kcuda::scratch work;
+  const auto tc = kcuda::score_math::tensor_cores;
+  const random_layer<float> fp32({.kv_heads = 2, .group = 1, .tokens = 16, .head_dim = 16, .window = 4}, 6);
+  CHECK_THROWS_AS(kcuda::window_attention({}, fp32.device(), d_scores.data(), work, nullptr, tc), kvc::error);
+  const random_layer<__half> odd_dim({.kv_heads = 2, .group = 1, .tokens = 16, .head_dim = 40, .window = 4}, 7);
+  CHECK_THROWS_AS(kcuda::window_attention({}, odd_dim.device(), d_scores.data(), work, nullptr, tc), kvc::error);
+  CHECK(d_scores.download(nullptr) == sentinel);
 }
 
 TEST_CASE("cuda window_attention: odd head_dim, token-major keys, two row tiles") {

@@ -3,12 +3,14 @@
 // kvc::select::topk: protected sinks and recent tokens are always kept, the rest is ranked by
 // score, ties to the lower token index (docs/cuda.md#tie-breaking). Budgets may differ per head.
 //
-// Launch: one 512-thread block per kv head. Four passes over the head's scores histogram the
-// next 8 bits of score_key (detail/radix_key.hpp) among the candidates still tied with the
-// threshold prefix (warp-aggregated shared-memory atomics) and choose the bin holding the k-th
-// best. That fixes the k-th best score exactly and how many of the tokens carrying it are still
-// wanted; a last pass in token order (cub::BlockScan) keeps the protected tokens, those above the
-// threshold, and the first such tied ones, and writes the kept indices ascending.
+// Launch: one 512-thread block per kv head, 8 tokens per thread per step (8 loads in flight).
+// Four passes over the head's scores histogram the next 8 bits of score_key
+// (detail/radix_key.hpp) among the candidates still tied with the threshold prefix
+// (warp-aggregated shared-memory atomics) and choose the bin holding the k-th best. That fixes
+// the k-th best score exactly and how many of the tokens carrying it are still wanted; a last
+// pass in token order (cub::BlockScan over 8 consecutive tokens per thread) keeps the protected
+// tokens, those above the threshold, and the first such tied ones, and writes the kept indices
+// ascending.
 
 #include "kvc/device/cuda/detail/prelude.cuh"
 
@@ -30,8 +32,9 @@ namespace kvc::device::cuda {
 namespace detail {
 
 inline constexpr int select_threads = 512;
+inline constexpr int select_items = 8;  ///< tokens per thread per step: that many loads in flight
 
-template <int Threads>
+template <int Threads, int Items>
 __global__ void __launch_bounds__(Threads)
     radix_topk(const float* scores, std::size_t tokens, std::size_t sinks, std::size_t recent,
                const std::size_t* offsets, index_t* indices) {
@@ -39,6 +42,7 @@ __global__ void __launch_bounds__(Threads)
   __shared__ typename block_scan::TempStorage scan_storage;
   __shared__ unsigned hist[radix_bins];
   __shared__ unsigned shared_prefix, shared_remaining;
+  constexpr std::size_t step = std::size_t{Threads} * Items;
 
   const std::size_t h = blockIdx.x, n = tokens;
   const unsigned tid = threadIdx.x, lane = tid % 32;
@@ -56,17 +60,25 @@ __global__ void __launch_bounds__(Threads)
       for (unsigned b = tid; b < radix_bins; b += Threads) hist[b] = 0;
       __syncthreads();
       const unsigned prefix = shared_prefix, mask = pass == 0 ? 0u : radix_prefix_mask(pass - 1);
-      for (std::size_t base = 0; base < n; base += Threads) {
-        const std::size_t t = base + tid;
-        unsigned digit = radix_bins;  // sentinel: not a candidate on this prefix
-        if (t < n && !is_protected(t, n, sinks, recent)) {
-          const unsigned key = score_key(row[t]);
-          if ((key & mask) == prefix) digit = radix_digit(key, pass);
+      for (std::size_t base = 0; base < n; base += step) {
+        // Items coalesced loads issued back to back, then histogrammed one by one.
+        unsigned key[Items];
+        bool candidate[Items];
+#pragma unroll
+        for (int i = 0; i < Items; ++i) {
+          const std::size_t t = base + std::size_t{Threads} * i + tid;
+          candidate[i] = t < n && !is_protected(t, n, sinks, recent);
+          key[i] = candidate[i] ? score_key(row[t]) : 0u;
         }
-        // Lanes with the same digit add once: a score row's top bits are few, so contention is high.
-        const unsigned peers = __match_any_sync(0xffffffffu, digit);
-        if (digit < radix_bins && lane == static_cast<unsigned>(__ffs(peers) - 1))
-          atomicAdd(&hist[digit], static_cast<unsigned>(__popc(peers)));
+#pragma unroll
+        for (int i = 0; i < Items; ++i) {
+          unsigned digit = radix_bins;  // sentinel: not a candidate on this prefix
+          if (candidate[i] && (key[i] & mask) == prefix) digit = radix_digit(key[i], pass);
+          // Lanes with the same digit add once: a score row's top bits are few, so contention is high.
+          const unsigned peers = __match_any_sync(0xffffffffu, digit);
+          if (digit < radix_bins && lane == static_cast<unsigned>(__ffs(peers) - 1))
+            atomicAdd(&hist[digit], static_cast<unsigned>(__popc(peers)));
+        }
       }
       __syncthreads();
       if (tid == 0) {
@@ -80,22 +92,32 @@ __global__ void __launch_bounds__(Threads)
     ties = shared_remaining;
   }
 
-  // Token order: keep protected, above-threshold, and the first `ties` at the threshold.
+  // Token order, Items consecutive tokens per thread: keep protected, above-threshold, and the
+  // first `ties` at the threshold.
   index_t* out = indices + offsets[h];
   unsigned written = 0, ties_seen = 0;
-  for (std::size_t base = 0; base < n; base += Threads) {
-    const std::size_t t = base + tid;
-    const bool in = t < n, guarded = in && is_protected(t, n, sinks, recent);
-    const unsigned key = in && !guarded ? score_key(row[t]) : 0u;
-    const bool candidate = in && !guarded && want > 0;
-    const bool above = candidate && key > threshold, tie = candidate && key == threshold;
-    unsigned tie_rank = 0, tie_total = 0, slot = 0, kept = 0;
-    block_scan(scan_storage).ExclusiveSum(tie ? 1u : 0u, tie_rank, tie_total);
+  for (std::size_t base = 0; base < n; base += step) {
+    unsigned tie[Items], guarded[Items], above[Items], tie_rank[Items], keep[Items], slot[Items];
+#pragma unroll
+    for (int i = 0; i < Items; ++i) {
+      const std::size_t t = base + std::size_t{tid} * Items + i;
+      const bool in = t < n, g = in && is_protected(t, n, sinks, recent);
+      const bool candidate = in && !g && want > 0;
+      const unsigned key = candidate ? score_key(row[t]) : 0u;
+      guarded[i] = g;
+      above[i] = candidate && key > threshold;
+      tie[i] = candidate && key == threshold;
+    }
+    unsigned tie_total = 0, kept = 0;
+    block_scan(scan_storage).ExclusiveSum(tie, tie_rank, tie_total);
     __syncthreads();
-    const bool keep = guarded || above || (tie && ties_seen + tie_rank < ties);
-    block_scan(scan_storage).ExclusiveSum(keep ? 1u : 0u, slot, kept);
+#pragma unroll
+    for (int i = 0; i < Items; ++i) keep[i] = guarded[i] || above[i] || (tie[i] && ties_seen + tie_rank[i] < ties);
+    block_scan(scan_storage).ExclusiveSum(keep, slot, kept);
     __syncthreads();
-    if (keep) out[written + slot] = static_cast<index_t>(t);
+#pragma unroll
+    for (int i = 0; i < Items; ++i)
+      if (keep[i]) out[written + slot[i]] = static_cast<index_t>(base + std::size_t{tid} * Items + i);
     written += kept;
     ties_seen += tie_total;
   }
@@ -122,7 +144,7 @@ inline void topk(const select::topk& p, const float* scores, std::size_t heads, 
                  std::span<const std::size_t> budgets, device_keep_set& out, cudaStream_t stream) {
   require_selectable(p, heads, tokens, budgets);
   out.shape(tokens, budgets, stream);
-  detail::radix_topk<detail::select_threads><<<static_cast<unsigned>(heads), detail::select_threads, 0, stream>>>(
+  detail::radix_topk<detail::select_threads, detail::select_items><<<static_cast<unsigned>(heads), detail::select_threads, 0, stream>>>(
       scores, tokens, p.sinks, p.recent, out.offsets(), out.indices());
   check_launch("kvc::device::cuda::detail::radix_topk");
 }
