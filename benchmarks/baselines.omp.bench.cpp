@@ -14,42 +14,18 @@
 #include "kvc/device/all.hpp"
 #include "kvc/kvc.hpp"
 #include "support/copy_floor.hpp"
+#include "support/costs.hpp"
 #include "support/llama_layer.hpp"
 
 namespace {
 
 using omp = kvc::exec::device<thrust::omp::tag>;
-using kvc_bench::group;
 using kvc_bench::head_dim;
 using kvc_bench::kv_heads;
-using kvc_bench::report;
-using kvc_bench::window;
+
+void report(benchmark::State& state, kvc_bench::cost c) { kvc_bench::report(state, c.bytes, c.flops); }
 
 constexpr std::size_t budget_of(std::size_t n) { return n / 8; }  // keep 12.5%
-
-template <class T>
-double attention_flops(std::size_t n, std::size_t w) {
-  return 2.0 * static_cast<double>(kv_heads * group * w * n * head_dim);
-}
-
-/// Bytes and FLOPs of a scorer: it reads K (and the queries) and writes one float per token.
-template <class Scorer, class T>
-void scorer_cost(benchmark::State& state, const kvc_bench::llama_layer<T>& data) {
-  const std::size_t n = data.tokens;
-  double bytes = data.score_bytes(), flops = 0.0;
-  if constexpr (std::is_same_v<Scorer, kvc::score::window_attention> ||
-                std::is_same_v<Scorer, kvc::score::accumulated_attention>) {
-    bytes += data.cache_bytes() + data.query_bytes();
-    flops = attention_flops<T>(n, window);
-  } else if constexpr (std::is_same_v<Scorer, kvc::score::last_query_attention>) {
-    bytes += data.cache_bytes() + data.query_bytes() / window;
-    flops = attention_flops<T>(n, 1);
-  } else if constexpr (std::is_same_v<Scorer, kvc::score::key_norm>) {
-    bytes += data.cache_bytes();
-    flops = 2.0 * static_cast<double>(kv_heads * n * head_dim);
-  }
-  report(state, bytes, flops);
-}
 
 template <class Scorer, class T>
 void host_scorer(benchmark::State& state) {
@@ -60,7 +36,7 @@ void host_scorer(benchmark::State& state) {
     Scorer{}(l, out);
     benchmark::DoNotOptimize(out.flat().data());
   }
-  scorer_cost<Scorer>(state, data);
+  report(state, kvc_bench::scorer_cost<Scorer>(data));
 }
 
 template <class Scorer, class T>
@@ -72,7 +48,7 @@ void omp_scorer(benchmark::State& state) {
     kvc::device::score(omp{}, Scorer{}, l, out);
     benchmark::DoNotOptimize(out.data());
   }
-  scorer_cost<Scorer>(state, data);
+  report(state, kvc_bench::scorer_cost<Scorer>(data));
 }
 
 /// Top-k of key-norm scores with a 32-token protected window (SnapKV's selection).
@@ -82,7 +58,7 @@ void host_topk(benchmark::State& state) {
   const kvc::score_matrix s = kvc::policy::key_norm{}.scores(data.layer());
   const std::size_t k = budget_of(data.tokens);
   for (auto _ : state) benchmark::DoNotOptimize(kvc::select::window_topk{}(s, k));
-  report(state, data.score_bytes() + static_cast<double>(kv_heads * k * sizeof(kvc::index_t)), 0.0);
+  report(state, kvc_bench::topk_cost(data, k));
 }
 
 template <class T>
@@ -91,7 +67,7 @@ void omp_topk(benchmark::State& state) {
   const auto s = kvc::device::score(omp{}, kvc::score::key_norm{}, data.layer());
   const std::size_t k = budget_of(data.tokens);
   for (auto _ : state) benchmark::DoNotOptimize(kvc::device::select(omp{}, kvc::select::window_topk{}, s, k));
-  report(state, data.score_bytes() + static_cast<double>(kv_heads * k * sizeof(kvc::index_t)), 0.0);
+  report(state, kvc_bench::topk_cost(data, k));
 }
 
 /// In-place compaction of a copy of K and V to the keep_set of a top-k (kept rows read + written).
@@ -111,7 +87,7 @@ void compaction(benchmark::State& state) {
       kvc::compact(kv, vv, keep);
     benchmark::DoNotOptimize(keys.data());
   }
-  report(state, 4.0 * static_cast<double>(kv_heads * k * head_dim * sizeof(T)), 0.0);
+  report(state, kvc_bench::compaction_cost<T>(k));
 }
 
 /// A whole policy: scores, selection, and the gathered compressed layer.
@@ -126,14 +102,7 @@ void whole_pipeline(benchmark::State& state) {
     else
       benchmark::DoNotOptimize(kvc::compress(kvc::exec::host, Policy{}, l, kvc::budget::tokens{k}));
   }
-  using Scorer = typename Policy::scorer_type;
-  double bytes = 4.0 * static_cast<double>(kv_heads * k * head_dim * sizeof(T)), flops = 0.0;  // gather K and V
-  if constexpr (!std::is_same_v<Scorer, kvc::score::recency>) bytes += data.cache_bytes();
-  if constexpr (std::is_same_v<Scorer, kvc::score::window_attention> ||
-                std::is_same_v<Scorer, kvc::score::accumulated_attention>)
-    flops = attention_flops<T>(data.tokens, window);
-  if constexpr (std::is_same_v<Scorer, kvc::score::last_query_attention>) flops = attention_flops<T>(data.tokens, 1);
-  report(state, bytes, flops);
+  report(state, kvc_bench::pipeline_cost<Policy>(data, k));
 }
 
 void copy_floor(benchmark::State& state) {

@@ -1,11 +1,12 @@
 // SnapKV on the GPU for a Llama-3-8B-like layer (8 kv heads, group 4, head_dim 128, window 32,
-// budget = tokens / 4 per head) at 4k, 32k and 128k tokens, fp16 and fp32: the fused scorer (fp16
-// on tensor cores, the default, and on CUDA cores), the
-// radix top-k, the gather, and the whole snapkv_compress. Counters: bytes = the floor's traffic
-// (what must be read and written at least once), flops = 2 * q_heads * window * tokens * head_dim
-// (Q K^T once), and x_floor = time / (bytes / D2D bandwidth), the bandwidth measured in this run
-// with cudaMemcpyAsync of a 1 GiB buffer timed by cudaEvents (docs/cuda.md).
+// budget = tokens / 4 per head) at 4k, 32k and 128k tokens, fp16 and fp32: the fused scorer
+// (fp16 on tensor cores, the default, and on CUDA cores), the radix top-k, the gather, and the
+// whole snapkv_compress. Counters: bytes = the floor's traffic (what must be read and written at
+// least once), flops = 2 * q_heads * window * tokens * head_dim (Q K^T once), and
+// x_floor = time / (bytes / D2D bandwidth), the bandwidth measured in this run
+// (support/cuda_timing.cuh, docs/cuda.md).
 #include "kvc/device/cuda/snapkv_compress.cuh"
+#include "support/cuda_timing.cuh"
 
 #include <benchmark/benchmark.h>
 
@@ -16,6 +17,7 @@
 namespace {
 
 namespace kcuda = kvc::device::cuda;
+using kvc_bench::run_timed;
 
 constexpr std::size_t kv_heads = 8, group = 4, head_dim = 128, window = 32;
 
@@ -29,48 +31,6 @@ __global__ void fill_random(T* data, std::size_t count, std::uint32_t seed) {
     x ^= x >> 13;
     data[i] = kvc::from_float<T>(static_cast<float>(x & 0xffffu) / 32768.0f - 1.0f);
   }
-}
-
-class gpu_timer {
- public:
-  gpu_timer() {
-    KVC_CUDA_CHECK(cudaEventCreate(&start_));
-    KVC_CUDA_CHECK(cudaEventCreate(&stop_));
-  }
-  ~gpu_timer() {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
-  }
-  void start() { KVC_CUDA_CHECK(cudaEventRecord(start_)); }
-  double stop_seconds() {
-    KVC_CUDA_CHECK(cudaEventRecord(stop_));
-    KVC_CUDA_CHECK(cudaEventSynchronize(stop_));
-    float ms = 0.0f;
-    KVC_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-    return ms * 1e-3;
-  }
-
- private:
-  cudaEvent_t start_{}, stop_{};
-};
-
-/// Device-to-device copy bandwidth (bytes read + written per second), measured once per run.
-double d2d_bandwidth() {
-  static const double bandwidth = [] {
-    const std::size_t bytes = std::size_t{1} << 30;
-    kcuda::device_buffer<std::byte> a(bytes), b(bytes);
-    KVC_CUDA_CHECK(cudaMemset(a.data(), 1, bytes));
-    gpu_timer timer;
-    KVC_CUDA_CHECK(cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice));  // warm-up
-    double best = 1e30;
-    for (int i = 0; i < 10; ++i) {
-      timer.start();
-      KVC_CUDA_CHECK(cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice));
-      best = std::min(best, timer.stop_seconds());
-    }
-    return 2.0 * static_cast<double>(bytes) / best;
-  }();
-  return bandwidth;
 }
 
 template <class T>
@@ -103,30 +63,6 @@ struct bench_layer {
 };
 
 const kvc::policy::snapkv policy{.score = {.window = window}, .select = {.window = window}};
-
-template <class F>
-void run_timed(benchmark::State& state, double bytes, double flops, F&& body) {
-  gpu_timer timer;
-  body();  // warm-up: buffers sized, kernels loaded
-  KVC_CUDA_CHECK(cudaDeviceSynchronize());
-  double total = 0.0;
-  for (auto _ : state) {
-    timer.start();
-    body();
-    const double s = timer.stop_seconds();
-    state.SetIterationTime(s);
-    total += s;
-  }
-  const double per_iteration = total / static_cast<double>(state.iterations());
-  state.counters["bytes"] = bytes;
-  state.counters["flops"] = flops;
-  state.counters["bytes_per_s"] = benchmark::Counter(bytes * static_cast<double>(state.iterations()),
-                                                     benchmark::Counter::kIsRate);
-  state.counters["flops_per_s"] = benchmark::Counter(flops * static_cast<double>(state.iterations()),
-                                                     benchmark::Counter::kIsRate);
-  state.counters["d2d_bytes_per_s"] = d2d_bandwidth();
-  state.counters["x_floor"] = per_iteration / (bytes / d2d_bandwidth());
-}
 
 template <class T, kcuda::score_math Math = kcuda::score_math::automatic>
 void window_attention(benchmark::State& state) {

@@ -2,7 +2,10 @@
 // The one place where a faster, system-specific implementation replaces a Thrust one: the CUDA
 // headers (kvc/device/cuda/fast_paths.cuh, included by kvc/device/all.hpp under nvcc) specialise
 // kvc::device::fast_path for thrust::cuda::tag and the layer types their kernels read. The
-// Thrust implementation asks `try_score` first and runs itself only when that declines.
+// Thrust window-attention scorer asks `try_score` first and runs itself only when that declines;
+// the Thrust top-k (select::topk, and window_topk / heavy_recent through it) calls `select`
+// after its own validation when fast_path<select::topk, System, score_buffer<System>> is
+// available.
 
 namespace kvc::device {
 

@@ -1,6 +1,8 @@
 #pragma once
 // Device versions of kvc::select::topk, window_topk (SnapKV) and heavy_recent (H2O): one
-// stable sort of (head, score-rank) keys, the first `budget` of each head marked, compacted.
+// stable sort of (head, score-rank) keys, the first `budget` of each head marked, compacted (on
+// CPP/OMP a per-head nth_element; on CUDA the radix-select kernel of kvc/device/cuda/topk.cuh
+// through kvc::device::fast_path).
 
 #include <algorithm>
 #include <cstddef>
@@ -9,6 +11,7 @@
 
 #include "kvc/core/error.hpp"
 #include "kvc/device/detail/rank.hpp"
+#include "kvc/device/fast_path.hpp"
 #include "kvc/device/implementation.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/score_buffer.hpp"
@@ -30,6 +33,8 @@ struct implementation<select::topk> {
     select::detail::require_budget(budget, static_cast<std::size_t>(std::count(guard.begin(), guard.end(), char{1})),
                                    n);
     require_finite(e, s);
+    using fast = fast_path<select::topk, System, score_buffer<System>>;
+    if constexpr (fast::available) return fast::select(p, s, budget);
     vector<std::uint8_t, System> keep(s.heads() * n);
     detail::keep_top_per_head(s, p.sinks, p.recent, budget, raw(keep));
     return detail::keep_set_from_marks<System>(s.heads(), n, raw(keep));

@@ -2,12 +2,20 @@
 // Plugs the CUDA kernels into kvc::exec::device<thrust::cuda::tag> (see kvc/device/fast_path.hpp):
 // a device layer of strided fp32 / fp16 / bf16 views is scored by the fused window-attention
 // kernel instead of the generic Thrust version. Layers the kernel does not take (engine-supplied
-// attention, other view types, kvc::bf16 storage) keep the Thrust path.
+// attention, other view types, kvc::bf16 storage) keep the Thrust path. Every select::topk
+// (so window_topk and heavy_recent too) runs the radix-select kernel instead of a stable sort.
 
 #include <thrust/system/cuda/execution_policy.h>
 
+#include <thrust/copy.h>
+
+#include <cstddef>
+#include <vector>
+
 #include "kvc/device/cuda/detail/prelude.cuh"
+#include "kvc/device/cuda/topk.cuh"
 #include "kvc/device/cuda/window_attention.cuh"
+#include "kvc/device/keep_set.hpp"
 #include "kvc/device/fast_path.hpp"
 #include "kvc/device/score_buffer.hpp"
 
@@ -33,6 +41,29 @@ struct fast_path<score::window_attention, thrust::cuda::tag, cuda::device_layer<
     cuda::window_attention(p, l, out.data(), work, cudaStream_t{});
     KVC_CUDA_CHECK(cudaStreamSynchronize(cudaStream_t{}));  // `work` is freed on return
     return true;
+  }
+};
+
+/// select::topk by the radix-select kernel: the same keep set (same tie rule, docs/cuda.md).
+/// Called by implementation<select::topk>::select after it has validated the budget and scores.
+template <>
+struct fast_path<select::topk, thrust::cuda::tag, score_buffer<thrust::cuda::tag>> {
+  static constexpr bool available = true;
+
+  static keep_set<thrust::cuda::tag> select(const select::topk& p, const score_buffer<thrust::cuda::tag>& s,
+                                            std::size_t budget) {
+    const std::size_t heads = s.heads(), n = s.tokens();
+    cuda::require_selectable(p, heads, n, std::vector<std::size_t>(heads, budget));
+    keep_set<thrust::cuda::tag> out(heads, n, heads * budget);
+    std::vector<std::size_t> offsets(heads + 1);
+    for (std::size_t h = 0; h <= heads; ++h) offsets[h] = h * budget;
+    thrust::copy(offsets.begin(), offsets.end(), out.offsets().begin());
+    cuda::detail::radix_topk<cuda::detail::select_threads, cuda::detail::select_items>
+        <<<static_cast<unsigned>(heads), cuda::detail::select_threads>>>(
+            s.data(), n, p.sinks, p.recent, thrust::raw_pointer_cast(out.offsets().data()),
+            thrust::raw_pointer_cast(out.indices().data()));
+    cuda::check_launch("kvc::device::cuda::detail::radix_topk");
+    return out;
   }
 };
 

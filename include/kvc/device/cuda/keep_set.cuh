@@ -39,7 +39,7 @@ class device_keep_set {
     indices_.resize(host_offsets_.back());
   }
   /// A host keep_set (already validated by its constructor) copied to the device.
-  static device_keep_set upload(const keep_set& keep, cudaStream_t stream) {
+  static device_keep_set upload(const kvc::keep_set& keep, cudaStream_t stream) {
     device_keep_set out;
     out.tokens_ = keep.tokens();
     out.host_offsets_ = keep.offsets();
@@ -48,7 +48,7 @@ class device_keep_set {
     return out;
   }
   /// Back to a host keep_set (validated again); waits for `stream`.
-  [[nodiscard]] keep_set download(cudaStream_t stream) const {
+  [[nodiscard]] kvc::keep_set download(cudaStream_t stream) const {
     return {tokens_, host_offsets_, indices_.download(stream)};
   }
 

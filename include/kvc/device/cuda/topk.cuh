@@ -34,6 +34,33 @@ namespace detail {
 inline constexpr int select_threads = 512;
 inline constexpr int select_items = 8;  ///< tokens per thread per step: that many loads in flight
 
+/// choose_digit by one warp (all 32 lanes call it; every lane gets the result): lane l holds bins
+/// [8l, 8l + 8); a suffix sum over the lanes finds the lane holding the remaining-th largest
+/// key, which scans its eight bins from the top exactly as choose_digit does.
+__device__ inline digit_choice choose_digit_warp(const unsigned* hist, unsigned remaining, unsigned lane) {
+  static_assert(radix_bins == 256, "eight bins per lane");
+  unsigned own = 0;
+#pragma unroll
+  for (unsigned b = 0; b < 8; ++b) own += hist[lane * 8 + b];
+  unsigned from_here = own;  // keys in this lane's bins and in every bin above them
+#pragma unroll
+  for (unsigned off = 1; off < 32; off *= 2) {
+    const unsigned v = __shfl_down_sync(0xffffffffu, from_here, off);
+    if (lane + off < 32) from_here += v;
+  }
+  const unsigned above_lane = from_here - own;
+  const unsigned holder = __ballot_sync(0xffffffffu, above_lane < remaining && remaining <= from_here);
+  if (holder == 0) return {0u, __shfl_sync(0xffffffffu, from_here, 0)};  // remaining > total: as choose_digit
+  const int l = __ffs(static_cast<int>(holder)) - 1;
+  unsigned above = __shfl_sync(0xffffffffu, above_lane, l);
+  for (unsigned b = 8; b-- > 0;) {
+    const unsigned bin = static_cast<unsigned>(l) * 8 + b, count = hist[bin];
+    if (above + count >= remaining) return {bin, above};
+    above += count;
+  }
+  return {static_cast<unsigned>(l) * 8, above};  // not reached: the holder lane's bins reach remaining
+}
+
 template <int Threads, int Items>
 __global__ void __launch_bounds__(Threads)
     radix_topk(const float* scores, std::size_t tokens, std::size_t sinks, std::size_t recent,
@@ -42,12 +69,18 @@ __global__ void __launch_bounds__(Threads)
   __shared__ typename block_scan::TempStorage scan_storage;
   __shared__ unsigned hist[radix_bins];
   __shared__ unsigned shared_prefix, shared_remaining;
-  constexpr std::size_t step = std::size_t{Threads} * Items;
+  constexpr unsigned step = static_cast<unsigned>(Threads) * Items;
 
-  const std::size_t h = blockIdx.x, n = tokens;
+  const std::size_t h = blockIdx.x;
   const unsigned tid = threadIdx.x, lane = tid % 32;
-  const float* row = scores + h * n;
-  const std::size_t want = offsets[h + 1] - offsets[h] - protected_count(n, sinks, recent);
+  const float* row = scores + h * tokens;
+  const std::size_t want = offsets[h + 1] - offsets[h] - protected_count(tokens, sinks, recent);
+  // Token arithmetic in 32 bits (tokens < 2^31, checked on the host): protected = [0, sink_end)
+  // and [recent_begin, n), as is_protected says.
+  const unsigned n = static_cast<unsigned>(tokens);
+  const unsigned sink_end = static_cast<unsigned>(sinks < tokens ? sinks : tokens);
+  const unsigned recent_begin = n - static_cast<unsigned>(recent < tokens ? recent : tokens);
+  auto guarded_token = [&](unsigned t) { return t < sink_end || t >= recent_begin; };
 
   // threshold = the want-th best candidate's score_key; ties = how many candidates carrying it to keep.
   unsigned threshold = 0xffffffffu, ties = 0;
@@ -60,14 +93,14 @@ __global__ void __launch_bounds__(Threads)
       for (unsigned b = tid; b < radix_bins; b += Threads) hist[b] = 0;
       __syncthreads();
       const unsigned prefix = shared_prefix, mask = pass == 0 ? 0u : radix_prefix_mask(pass - 1);
-      for (std::size_t base = 0; base < n; base += step) {
+      for (unsigned base = 0; base < n; base += step) {
         // Items coalesced loads issued back to back, then histogrammed one by one.
         unsigned key[Items];
         bool candidate[Items];
 #pragma unroll
         for (int i = 0; i < Items; ++i) {
-          const std::size_t t = base + std::size_t{Threads} * i + tid;
-          candidate[i] = t < n && !is_protected(t, n, sinks, recent);
+          const unsigned t = base + static_cast<unsigned>(Threads * i) + tid;
+          candidate[i] = t < n && !guarded_token(t);
           key[i] = candidate[i] ? score_key(row[t]) : 0u;
         }
 #pragma unroll
@@ -81,10 +114,13 @@ __global__ void __launch_bounds__(Threads)
         }
       }
       __syncthreads();
-      if (tid == 0) {
-        const digit_choice c = choose_digit(hist, shared_remaining);
-        shared_remaining -= c.above;
-        shared_prefix |= c.digit << radix_shift(pass);
+      if (tid < 32) {
+        const digit_choice c = choose_digit_warp(hist, shared_remaining, lane);
+        __syncwarp();  // every lane has read shared_remaining before lane 0 changes it
+        if (tid == 0) {
+          shared_remaining -= c.above;
+          shared_prefix |= c.digit << radix_shift(pass);
+        }
       }
       __syncthreads();
     }
@@ -96,12 +132,12 @@ __global__ void __launch_bounds__(Threads)
   // first `ties` at the threshold.
   index_t* out = indices + offsets[h];
   unsigned written = 0, ties_seen = 0;
-  for (std::size_t base = 0; base < n; base += step) {
+  for (unsigned base = 0; base < n; base += step) {
     unsigned tie[Items], guarded[Items], above[Items], tie_rank[Items], keep[Items], slot[Items];
 #pragma unroll
     for (int i = 0; i < Items; ++i) {
-      const std::size_t t = base + std::size_t{tid} * Items + i;
-      const bool in = t < n, g = in && is_protected(t, n, sinks, recent);
+      const unsigned t = base + tid * Items + static_cast<unsigned>(i);
+      const bool in = t < n, g = in && guarded_token(t);
       const bool candidate = in && !g && want > 0;
       const unsigned key = candidate ? score_key(row[t]) : 0u;
       guarded[i] = g;
@@ -117,7 +153,7 @@ __global__ void __launch_bounds__(Threads)
     __syncthreads();
 #pragma unroll
     for (int i = 0; i < Items; ++i)
-      if (keep[i]) out[written + slot[i]] = static_cast<index_t>(base + std::size_t{tid} * Items + i);
+      if (keep[i]) out[written + slot[i]] = static_cast<index_t>(base + tid * Items + static_cast<unsigned>(i));
     written += kept;
     ties_seen += tie_total;
   }

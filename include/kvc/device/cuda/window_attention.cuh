@@ -87,10 +87,11 @@ __device__ inline void tile_epilogue(const float (&acc)[4][4], const score_shape
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const std::size_t r = r0 + static_cast<std::size_t>(ty + 16 * i);
+    const std::size_t last = r < R ? shape.rows.last_visible(r) : 0;  // once per row, not per token
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const std::size_t t = t0 + static_cast<std::size_t>(tx + 16 * j);
-      const bool visible = r < R && t < n && t <= shape.rows.last_visible(r);
+      const bool visible = r < R && t < n && t <= last;
       s[i][j] = visible ? acc[i][j] * shape.scale : -INFINITY;
     }
   }
@@ -114,9 +115,10 @@ __device__ inline void tile_epilogue(const float (&acc)[4][4], const score_shape
     for (int i = 0; i < 4; ++i) {
       const std::size_t r = r0 + static_cast<std::size_t>(ty + 16 * i);
       const float2 ms = r < R ? row_stats[h * R + r] : make_float2(0.0f, 1.0f);
+      const float inverse = 1.0f / ms.y;
 #pragma unroll
       for (int j = 0; j < 4; ++j)
-        Ps[(ty + 16 * i) * (TT + 1) + tx + 16 * j] = s[i][j] == -INFINITY ? 0.0f : expf(s[i][j] - ms.x) / ms.y;
+        Ps[(ty + 16 * i) * (TT + 1) + tx + 16 * j] = s[i][j] == -INFINITY ? 0.0f : expf(s[i][j] - ms.x) * inverse;
     }
     __syncthreads();
     // C[g, t] += sum of this tile's rows of query head g, in row order (deterministic).
@@ -216,17 +218,19 @@ __host__ __device__ constexpr std::size_t mma_shared_bytes(std::size_t head_dim,
 template <class T, class RowOf>
 __device__ inline void stage_rows(T* dst, std::size_t ld, std::size_t rows, std::size_t d, std::size_t stride,
                                   bool vector, int tid, RowOf row_of) {
+  // 32-bit index arithmetic: a tile holds at most 64 rows of head_dim elements.
   if (vector) {
-    const std::size_t units = d * sizeof(T) / 16;
-    for (std::size_t i = static_cast<std::size_t>(tid); i < rows * units; i += score_threads) {
-      const std::size_t r = i / units, u = i % units;
+    const unsigned units = static_cast<unsigned>(d * sizeof(T) / 16), count = static_cast<unsigned>(rows) * units;
+    for (unsigned i = static_cast<unsigned>(tid); i < count; i += score_threads) {
+      const unsigned r = i / units, u = i % units;
       const T* src = row_of(r);
       *reinterpret_cast<uint4*>(dst + r * ld + u * (16 / sizeof(T))) =
           src != nullptr ? reinterpret_cast<const uint4*>(src)[u] : make_uint4(0u, 0u, 0u, 0u);
     }
   } else {
-    for (std::size_t i = static_cast<std::size_t>(tid); i < rows * d; i += score_threads) {
-      const std::size_t r = i / d, k = i % d;
+    const unsigned width = static_cast<unsigned>(d), count = static_cast<unsigned>(rows) * width;
+    for (unsigned i = static_cast<unsigned>(tid); i < count; i += score_threads) {
+      const unsigned r = i / width, k = i % width;
       const T* src = row_of(r);
       dst[r * ld + k] = src != nullptr ? src[k * stride] : T(0.0f);
     }
