@@ -1,17 +1,17 @@
 #pragma once
 // SnapKV's window-attention scorer on the GPU, the same semantics as kvc::score::window_attention
-// (docs/snapkv.md, docs/cuda.md). Three kernels per call:
-//   1. window_logit_stats  grid (token tiles, kv_heads), 256 threads. A block loads one 64-token
-//      tile of K once into shared memory (as float) and computes the logits of all the group's
-//      window rows against it (64-row x 64-token register-tiled, 4x4 per thread), writing each
-//      row's tile max and sum of exp.
-//   2. window_row_stats    one warp per row folds the tile partials into the row's max M and
+// (docs/snapkv.md, docs/cuda.md). Four kernels per call:
+//   1. window_tiles<T, false> (or window_tiles_mma)  grid (token tiles, kv_heads), 256 threads.
+//      A block loads one 64-token tile of K once into shared memory and computes the logits of
+//      all the group's window rows against it in 64-row x 64-token tiles, writing each row's tile
+//      max and sum of exp.
+//   2. window_row_stats  one warp per row folds the tile partials into the row's max M and
 //      normaliser S (in double).
-//   3. window_scores       the same tiling again; p = exp(s - M) / S is summed over each query
-//      head's window rows (fixed order, so the result is deterministic), folded over the group
-//      (mean or max) into a raw score per token.
-//   4. window_pool         1-D pooling over the prefix (kernel odd, centred, max or average with
-//      zero padding); window tokens keep the raw sum.
+//   3. window_tiles<T, true> (or window_tiles_mma)  the same tiling again; p = exp(s - M) / S is
+//      summed over each query head's window rows (fixed order, so the result is deterministic),
+//      folded over the group (mean or max) into a raw score per token.
+//   4. window_pool  1-D pooling over the prefix (kernel odd, centred, max or average with zero
+//      padding); window tokens keep the raw sum.
 // Inputs fp32 / __half / __nv_bfloat16, accumulation fp32 (the row normaliser in double).
 // The logits of kernels 1 and 3 come from CUDA cores (fp32 FMA) or, for fp16/bf16 inputs with
 // head_dim a multiple of 16 on sm_80 and later, from tensor cores (WMMA 16x16x16, fp32
