@@ -58,11 +58,8 @@ struct fast_path<select::topk, thrust::cuda::tag, score_buffer<thrust::cuda::tag
     std::vector<std::size_t> offsets(heads + 1);
     for (std::size_t h = 0; h <= heads; ++h) offsets[h] = h * budget;
     thrust::copy(offsets.begin(), offsets.end(), out.offsets().begin());
-    cuda::detail::radix_topk<cuda::detail::select_threads, cuda::detail::select_items>
-        <<<static_cast<unsigned>(heads), cuda::detail::select_threads>>>(
-            s.data(), n, p.sinks, p.recent, thrust::raw_pointer_cast(out.offsets().data()),
-            thrust::raw_pointer_cast(out.indices().data()));
-    cuda::check_launch("kvc::device::cuda::detail::radix_topk");
+    cuda::detail::launch_radix_topk(p, s.data(), heads, n, thrust::raw_pointer_cast(out.offsets().data()),
+                                    thrust::raw_pointer_cast(out.indices().data()), cudaStream_t{});
     return out;
   }
 };

@@ -159,6 +159,15 @@ __global__ void __launch_bounds__(Threads)
   }
 }
 
+/// One block per head; `offsets` (heads + 1, device) fix each head's budget, `indices` receives
+/// the kept tokens. The caller has validated the selection (require_selectable).
+inline void launch_radix_topk(const select::topk& p, const float* scores, std::size_t heads, std::size_t tokens,
+                              const std::size_t* offsets, index_t* indices, cudaStream_t stream) {
+  radix_topk<select_threads, select_items><<<static_cast<unsigned>(heads), select_threads, 0, stream>>>(
+      scores, tokens, p.sinks, p.recent, offsets, indices);
+  check_launch("kvc::device::cuda::detail::radix_topk");
+}
+
 }  // namespace detail
 
 /// Validates a selection like kvc::select::topk would (budgets per head, protected floor).
@@ -180,9 +189,7 @@ inline void topk(const select::topk& p, const float* scores, std::size_t heads, 
                  std::span<const std::size_t> budgets, device_keep_set& out, cudaStream_t stream) {
   require_selectable(p, heads, tokens, budgets);
   out.shape(tokens, budgets, stream);
-  detail::radix_topk<detail::select_threads, detail::select_items><<<static_cast<unsigned>(heads), detail::select_threads, 0, stream>>>(
-      scores, tokens, p.sinks, p.recent, out.offsets(), out.indices());
-  check_launch("kvc::device::cuda::detail::radix_topk");
+  detail::launch_radix_topk(p, scores, heads, tokens, out.offsets(), out.indices(), stream);
 }
 
 }  // namespace kvc::device::cuda
