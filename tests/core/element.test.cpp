@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 #include <kvc/core/element.hpp>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 TEST_CASE("bf16 keeps the upper 16 bits of a float and rounds to nearest even") {
@@ -27,3 +29,37 @@ TEST_CASE("to_float is the one conversion point for every element type") {
 #endif
   static_assert(kvc::element<float> && kvc::element<kvc::bf16> && !kvc::element<int>);
 }
+
+TEST_CASE("binary16 bits convert to the float of the same value") {
+  using kvc::detail::half_bits_to_float;
+  CHECK(half_bits_to_float(0x3c00) == 1.0f);
+  CHECK(half_bits_to_float(0xc000) == -2.0f);
+  CHECK(half_bits_to_float(0x3555) == 0.333251953125f);             // 2^-2 · (1 + 341/1024)
+  CHECK(half_bits_to_float(0x7bff) == 65504.0f);                    // largest finite half
+  CHECK(half_bits_to_float(0x0400) == std::ldexp(1.0f, -14));       // smallest normal
+  CHECK(half_bits_to_float(0x0001) == std::ldexp(1.0f, -24));       // smallest subnormal
+  CHECK(half_bits_to_float(0x03ff) == std::ldexp(1023.0f, -24));    // largest subnormal
+  CHECK(half_bits_to_float(0x8001) == -std::ldexp(1.0f, -24));
+  CHECK(half_bits_to_float(0x0000) == 0.0f);
+  CHECK(std::signbit(half_bits_to_float(0x8000)));
+  CHECK(half_bits_to_float(0x7c00) == std::numeric_limits<float>::infinity());
+  CHECK(half_bits_to_float(0xfc00) == -std::numeric_limits<float>::infinity());
+  CHECK(std::isnan(half_bits_to_float(0x7e00)));
+  CHECK(std::isnan(half_bits_to_float(0x7c01)));  // a signalling NaN stays a NaN, not an infinity
+  CHECK(std::signbit(half_bits_to_float(0xfe00)));
+  static_assert(kvc::detail::half_bits_to_float(0x4248) == 3.140625f);  // usable in constant expressions
+}
+
+#ifdef KVC_HAS_FLOAT16
+TEST_CASE("_Float16 to float agrees with the compiler's conversion on all 65536 bit patterns") {
+  int mismatches = 0;
+  for (std::uint32_t b = 0; b <= 0xffffu; ++b) {
+    const auto h = std::bit_cast<_Float16>(static_cast<std::uint16_t>(b));
+    const float ours = kvc::to_float(h), theirs = static_cast<float>(h);
+    const bool same = std::isnan(theirs) ? std::isnan(ours) && std::signbit(ours) == std::signbit(theirs)
+                                         : std::bit_cast<std::uint32_t>(ours) == std::bit_cast<std::uint32_t>(theirs);
+    if (!same) ++mismatches;
+  }
+  CHECK(mismatches == 0);
+}
+#endif

@@ -1,8 +1,10 @@
 #include <doctest/doctest.h>
 #include <kvc/core/layer.hpp>
+#include <kvc/core/paged_layout.hpp>
 #include <kvc/core/view.hpp>
 
 #include <cuda/std/mdspan>
+#include <cstdint>
 #include <numeric>
 #include <vector>
 
@@ -47,4 +49,41 @@ TEST_CASE("mdspan with layout_left is read at the same logical coordinates") {
   CHECK(l.tokens() == 3);
   CHECK(l.head_dim() == 4);
   CHECK(kvc::to_float(l.keys(1, 2, 3)) == 7.0f);
+}
+
+namespace {
+/// A view that computes its elements: nothing to point at.
+struct computed_view {
+  static constexpr std::size_t rank() { return 3; }
+  std::size_t extent(std::size_t i) const { return i == 2 ? 4 : 2; }
+  float operator()(std::size_t h, std::size_t t, std::size_t d) const { return static_cast<float>(h + t + d); }
+};
+}  // namespace
+
+TEST_CASE("contiguous_row points at a row only where its head_dim elements are adjacent in memory") {
+  std::vector<float> data(2 * 3 * 4);
+  using kvc::detail::contiguous_row;
+  const auto rm = kvc::strided_view<float>::contiguous(data.data(), 2, 3, 4);
+  CHECK(contiguous_row(rm, 1, 2) == data.data() + 20);  // (1*3 + 2)*4
+  const auto tm = kvc::strided_view<float>::token_major(data.data(), 2, 3, 4);
+  CHECK(contiguous_row(tm, 1, 2) == data.data() + 20);  // (2*2 + 1)*4
+  // head_dim outermost: the elements of a row are 6 apart.
+  const kvc::strided_view<float> dim_major(data.data(), {2, 3, 4}, {3, 1, 6});
+  CHECK(contiguous_row(dim_major, 1, 2) == nullptr);
+  const cuda::std::mdspan<float, cuda::std::dextents<std::size_t, 3>, cuda::std::layout_left> left(data.data(), 2, 3, 4);
+  CHECK(contiguous_row(left, 0, 0) == nullptr);
+  const cuda::std::mdspan<float, cuda::std::dextents<std::size_t, 3>> right(data.data(), 2, 3, 4);
+  CHECK(contiguous_row(right, 1, 1) == data.data() + 16);
+  // A single element is a contiguous row whatever the strides say; an empty row is none.
+  const kvc::strided_view<float> one(data.data(), {2, 3, 1}, {3, 1, 6});
+  CHECK(contiguous_row(one, 1, 2) == data.data() + 5);
+  const auto empty = kvc::strided_view<float>::contiguous(data.data(), 2, 3, 0);
+  CHECK(contiguous_row(empty, 0, 0) == nullptr);
+  CHECK(contiguous_row(computed_view{}, 0, 0) == nullptr);
+  // A paged cache: rows live inside blocks, [block, slot, head, dim], so they are contiguous.
+  const std::vector<std::int32_t> table{1, 0};
+  std::vector<float> pool(2 * 2 * 2 * 4);
+  const auto paged = kvc::make_paged_view(pool.data(), table.data(), 2, 2, 2, 3, 4);
+  CHECK(contiguous_row(paged, 1, 2) == pool.data() + ((0 * 2 + 0) * 2 + 1) * 4);  // token 2 → block 0, slot 0
+  CHECK(contiguous_row(paged, 0, 1) == pool.data() + ((1 * 2 + 1) * 2 + 0) * 4);  // token 1 → block 1, slot 1
 }

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -25,12 +26,6 @@
 namespace {
 
 using namespace kvc_device_test;
-
-
-
-
-
-
 
 /// One policy on one layer: scores, keep_set and compressed layer, device against host.
 template <class System, class Policy, class T>
@@ -64,6 +59,47 @@ std::vector<std::size_t> budgets_for(std::size_t n) {
 
 constexpr std::size_t sizes[] = {1, 7, 33, 4097};
 
+/// `contiguous` ([heads, tokens, dim]) data copied into storage with the given strides.
+template <class T>
+std::vector<T> relaid(const std::vector<T>& contiguous, std::size_t heads, std::size_t tokens, std::size_t dim,
+                      std::array<std::size_t, 3> strides) {
+  std::vector<T> out(contiguous.size());
+  for (std::size_t h = 0; h < heads; ++h)
+    for (std::size_t t = 0; t < tokens; ++t)
+      for (std::size_t c = 0; c < dim; ++c)
+        out[h * strides[0] + t * strides[1] + c * strides[2]] = contiguous[(h * tokens + t) * dim + c];
+  return out;
+}
+
+/// Key norm and the gather behind every merger, on rows longer than one conversion chunk (the
+/// host systems read contiguous rows in chunks of 32) and on layouts whose rows are and are not
+/// contiguous: head-major, token-major, and head_dim outermost.
+template <class T>
+void check_layouts() {
+  const std::size_t heads = 3, n = 300, dim = 70;
+  const test_layer<T> data(heads, 2, n, dim, 41);
+  const std::array<std::size_t, 3> layouts[] = {{n * dim, dim, 1}, {dim, heads * dim, 1}, {n, 1, heads * n}};
+  const kvc::exec::device<device_system> e{};
+  const kvc::policy::key_norm p{};
+  for (const auto& strides : layouts) {
+    CAPTURE(strides[2]);
+    const std::vector<T> keys = relaid(data.keys, heads, n, dim, strides);
+    const std::vector<T> values = relaid(data.values, heads, n, dim, strides);
+    const kvc::device::vector<T, device_system> d_keys(keys.begin(), keys.end()), d_values(values.begin(), values.end());
+    auto host = data.host();
+    auto device = data.device();
+    host.keys = view<T>(keys.data(), {heads, n, dim}, strides);
+    host.values = view<T>(values.data(), {heads, n, dim}, strides);
+    device.keys = view<T>(thrust::raw_pointer_cast(d_keys.data()), {heads, n, dim}, strides);
+    device.values = view<T>(thrust::raw_pointer_cast(d_values.data()), {heads, n, dim}, strides);
+    const kvc::score_matrix host_scores = p.scores(host);
+    const kvc::score_matrix device_scores = kvc::device::scores(e, p, device).to_host();
+    check_scores(device_scores, host_scores);
+    const kvc::compressed_layer<T> device_out = kvc::compress(e, p, device, kvc::budget::tokens{n / 3});
+    check_compressed(device_out, p.merge(host, device_scores, p.select(device_scores, n / 3)));
+  }
+}
+
 template <class T>
 void check_all_policies(std::size_t heads, std::size_t group) {
   for (std::size_t n : sizes) {
@@ -91,6 +127,11 @@ void check_all_policies(std::size_t heads, std::size_t group) {
 #else
 #define KVC_TEST_ELEMENTS float, kvc::bf16
 #endif
+
+TEST_CASE_TEMPLATE("device: key norm and the gather agree with the host on long rows in every layout", T,
+                   KVC_TEST_ELEMENTS) {
+  check_layouts<T>();
+}
 
 TEST_CASE_TEMPLATE("device: every policy matches the host reference, group 1", T, KVC_TEST_ELEMENTS) {
   check_all_policies<T>(3, 1);

@@ -5,6 +5,7 @@
 
 #include <bit>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -62,10 +63,31 @@ struct element_traits<bf16> {
   KVC_HOST_DEVICE static float to_float(bf16 x) { return static_cast<float>(x); }
   KVC_HOST_DEVICE static bf16 from_float(float x) { return bf16(x); }
 };
+namespace detail {
+/// IEEE binary16 bits to the float of the same value, exactly (every half is a float), in plain
+/// integer arithmetic without branches: without F16C (g++ without `-march`) a `_Float16` → float
+/// cast is a library call per element, while a loop of this vectorises. NaNs keep their sign and
+/// payload (a signalling NaN stays signalling).
+constexpr float half_bits_to_float(std::uint16_t h) noexcept {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t magnitude = h & 0x7fffu;
+  const std::uint32_t shifted = magnitude << 13;                  // exponent and mantissa in float's places
+  const std::uint32_t normal = shifted + ((127u - 15u) << 23);   // rebias the exponent
+  const std::uint32_t special = shifted | 0x7f800000u;           // exponent 31: Inf or NaN
+  // Exponent 0: zero or subnormal, m · 2^-24 = (2^-14 · (1 + m/1024)) − 2^-14, exact in float and
+  // free of float subnormals (so flush-to-zero modes do not change it).
+  const std::uint32_t tiny = std::bit_cast<std::uint32_t>(std::bit_cast<float>(shifted + (113u << 23)) - 0x1p-14f);
+  const std::uint32_t is_special = 0u - static_cast<std::uint32_t>(magnitude >= 0x7c00u);
+  const std::uint32_t is_normal = 0u - static_cast<std::uint32_t>(magnitude >= 0x0400u);
+  const std::uint32_t bits = (special & is_special) | (normal & is_normal & ~is_special) | (tiny & ~is_normal);
+  return std::bit_cast<float>(bits | sign);
+}
+}  // namespace detail
+
 #if defined(__FLT16_MAX__) && !defined(__CUDACC__)
 template <>
 struct element_traits<_Float16> {
-  static float to_float(_Float16 x) { return static_cast<float>(x); }
+  static float to_float(_Float16 x) { return detail::half_bits_to_float(std::bit_cast<std::uint16_t>(x)); }
   static _Float16 from_float(float x) { return static_cast<_Float16>(x); }
 };
 #define KVC_HAS_FLOAT16 1
@@ -100,6 +122,25 @@ KVC_HOST_DEVICE inline float to_float(const T& x) {
 template <class T>
 KVC_HOST_DEVICE inline std::remove_cv_t<T> from_float(float x) {
   return element_traits<std::remove_cv_t<T>>::from_float(x);
+}
+
+/// out[i] = to_float(in[i]) for i < n: the bulk form of the conversion point, for host loops over
+/// contiguous rows. For `_Float16` it converts the bits in chunks, a loop the compiler vectorises.
+template <element T>
+inline void to_float_n(const T* in, std::size_t n, float* out) {
+#if defined(KVC_HAS_FLOAT16)
+  if constexpr (std::is_same_v<std::remove_cv_t<T>, _Float16>) {
+    constexpr std::size_t chunk = 64;
+    std::uint16_t bits[chunk];
+    for (std::size_t i = 0; i < n; i += chunk) {
+      const std::size_t m = n - i < chunk ? n - i : chunk;
+      std::memcpy(bits, in + i, m * sizeof(std::uint16_t));
+      for (std::size_t j = 0; j < m; ++j) out[i + j] = detail::half_bits_to_float(bits[j]);
+    }
+    return;
+  }
+#endif
+  for (std::size_t i = 0; i < n; ++i) out[i] = to_float(in[i]);
 }
 
 }  // namespace kvc

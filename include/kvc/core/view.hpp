@@ -30,6 +30,26 @@ concept mutable_tensor_view = tensor_view<V> && requires(const V& v, std::size_t
 template <tensor_view V>
 using element_of = std::remove_cvref_t<decltype(std::declval<const V&>()(std::size_t{}, std::size_t{}, std::size_t{}))>;
 
+namespace detail {
+/// Row (h, t) of `v` as a pointer to its head_dim elements when they lie next to each other in
+/// memory, else nullptr (also for views whose elements are not lvalues). The test compares the
+/// addresses of elements 0 and 1, which suffices for layouts affine along head_dim: strided
+/// views, every standard mdspan layout and kvc::layout_paged. Host loops only.
+template <tensor_view V>
+auto contiguous_row(const V& v, std::size_t h, std::size_t t) {
+  using R = decltype(v(h, t, 0));
+  if constexpr (std::is_lvalue_reference_v<R>) {
+    using P = std::remove_reference_t<R>*;
+    const std::size_t dim = v.extent(2);
+    if (dim == 0) return P{nullptr};
+    P p = &v(h, t, 0);
+    return dim == 1 || &v(h, t, 1) == p + 1 ? p : P{nullptr};
+  } else {
+    return static_cast<const element_of<V>*>(nullptr);
+  }
+}
+}  // namespace detail
+
 /// kvc's own view: a pointer plus three extents and three strides (in elements).
 /// The layout is a value (CuTe-style): any permutation of [heads, tokens, head_dim] fits.
 template <class T>

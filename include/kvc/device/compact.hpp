@@ -60,12 +60,9 @@ struct head_to_front {
     for (std::size_t e = offsets[h]; e < offsets[h + 1]; ++e) {
       const std::size_t slot = e - offsets[h], t = static_cast<std::size_t>(indices[e]);
       if (slot == t || dim == 0) continue;
-      if constexpr (std::is_lvalue_reference_v<decltype(view(0, 0, 0))>) {
-        auto* src = &view(h, t, 0);
-        if (dim == 1 || &view(h, t, 1) == src + 1) {
-          std::memmove(&view(h, slot, 0), src, dim * sizeof(*src));
-          continue;
-        }
+      if (auto* src = kvc::detail::contiguous_row(view, h, t); src != nullptr) {
+        std::memmove(&view(h, slot, 0), src, dim * sizeof(*src));
+        continue;
       }
       for (std::size_t c = 0; c < dim; ++c) view(h, slot, c) = view(h, t, c);
     }

@@ -1,11 +1,12 @@
 #pragma once
 // Device gather of a keep_set's rows, shared by merge::drop and compaction: entry e of the CSR
-// belongs to head head_of[e] and token indices[e]. One work item copies `block` elements of a
-// row: one element on CUDA (neighbouring threads read neighbouring elements), a whole row on the
-// host systems (CPP, OMP: a plain loop per row, no division per element).
+// belongs to head head_of[e] and token indices[e]. One work item copies one element on CUDA
+// (neighbouring threads read neighbouring elements) and a whole row on the host systems (CPP,
+// OMP: a memcpy where the row is contiguous and already of the output type).
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include <thrust/binary_search.h>
@@ -15,6 +16,7 @@
 
 #include "kvc/core/element.hpp"
 #include "kvc/core/layer.hpp"
+#include "kvc/core/view.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/vector.hpp"
 
@@ -29,25 +31,49 @@ vector<std::size_t, System> heads_of_entries(const device::keep_set<System>& kee
   return out;
 }
 
-/// Elements one work item copies: a whole row (`dim`) on the host systems, one on CUDA.
-template <class System>
-constexpr std::size_t row_block(std::size_t dim) {
-  return host_system_v<System> ? dim : 1;
+/// One element of a view stored as T: copied as it is when the types agree (float → T → float is
+/// the identity for every value a T holds), converted through float as the host merger does otherwise.
+template <class T, class E>
+KVC_HOST_DEVICE T stored_as(const E& x) {
+  if constexpr (std::is_same_v<std::remove_cv_t<E>, T>)
+    return x;
+  else
+    return from_float<T>(to_float(x));
 }
 
-/// Work item i copies elements [c0, c0 + block) of kept row e into out[e * dim + c], converted
-/// to T as the host merger does.
+/// CUDA: work item i copies element i % dim of kept row i / dim into out[i] (neighbouring
+/// threads read neighbouring elements).
 template <class T, class View>
 struct gather_rows {
   View view;
   const std::size_t* head_plus_one;
   const index_t* indices;
-  std::size_t dim, block;
+  std::size_t dim;
   T* out;
   KVC_HOST_DEVICE void operator()(std::size_t i) const {
-    const std::size_t per_row = dim / block, e = i / per_row, c0 = (i % per_row) * block;
+    const std::size_t e = i / dim, h = head_plus_one[e] - 1, t = static_cast<std::size_t>(indices[e]);
+    out[i] = stored_as<T>(view(h, t, i % dim));
+  }
+};
+
+/// Host systems: one kept row per work item, a memcpy where the view's row is contiguous and
+/// already stored as T.
+template <class T, class View>
+struct gather_whole_rows {
+  View view;
+  const std::size_t* head_plus_one;
+  const index_t* indices;
+  std::size_t dim;
+  T* out;
+  void operator()(std::size_t e) const {
     const std::size_t h = head_plus_one[e] - 1, t = static_cast<std::size_t>(indices[e]);
-    for (std::size_t c = c0; c < c0 + block; ++c) out[e * dim + c] = from_float<T>(to_float(view(h, t, c)));
+    if constexpr (std::is_same_v<element_of<View>, T>) {
+      if (const auto* row = kvc::detail::contiguous_row(view, h, t); row != nullptr) {
+        std::memcpy(out + e * dim, row, dim * sizeof(T));
+        return;
+      }
+    }
+    for (std::size_t c = 0; c < dim; ++c) out[e * dim + c] = stored_as<T>(view(h, t, c));
   }
 };
 
@@ -80,11 +106,17 @@ void gather(const View& view, const device::keep_set<System>& keep, const Heads&
             Out& out) {
   using T = typename Out::value_type;
   if (keep.total() == 0 || dim == 0) return;
-  const std::size_t block = row_block<System>(dim);
   const auto index = thrust::counting_iterator<std::size_t>(0);
-  thrust::for_each(System{}, index, index + keep.total() * (dim / block),
+  if constexpr (host_system_v<System>) {
+    thrust::for_each(System{}, index, index + keep.total(),
+                     gather_whole_rows<T, View>{view, thrust::raw_pointer_cast(head_plus_one.data()),
+                                                thrust::raw_pointer_cast(keep.indices().data()), dim,
+                                                thrust::raw_pointer_cast(out.data())});
+    return;
+  }
+  thrust::for_each(System{}, index, index + keep.total() * dim,
                    gather_rows<T, View>{view, thrust::raw_pointer_cast(head_plus_one.data()),
-                                        thrust::raw_pointer_cast(keep.indices().data()), dim, block,
+                                        thrust::raw_pointer_cast(keep.indices().data()), dim,
                                         thrust::raw_pointer_cast(out.data())});
 }
 
