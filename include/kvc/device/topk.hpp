@@ -1,8 +1,8 @@
 #pragma once
 // Device versions of kvc::select::topk, window_topk (SnapKV) and heavy_recent (H2O): one
 // stable sort of (head, score-rank) keys, the first `budget` of each head marked, compacted (on
-// CPP/OMP a per-head nth_element; on CUDA the radix-select kernel of kvc/device/cuda/topk.cuh
-// through kvc::device::fast_path).
+// CPP/OMP a per-head nth_element writing the keep_set directly; on CUDA the radix-select kernel
+// of kvc/device/cuda/topk.cuh through kvc::device::fast_path).
 
 #include <algorithm>
 #include <cstddef>
@@ -34,7 +34,10 @@ struct implementation<select::topk> {
                                    n);
     require_finite(e, s);
     using fast = fast_path<select::topk, System, score_buffer<System>>;
-    if constexpr (fast::available) return fast::select(p, s, budget);
+    if constexpr (fast::available)
+      return fast::select(p, s, budget);
+    else if constexpr (detail::host_system_v<System>)
+      return detail::top_per_head(s, p.sinks, p.recent, budget);
     vector<std::uint8_t, System> keep(s.heads() * n);
     detail::keep_top_per_head(s, p.sinks, p.recent, budget, raw(keep));
     return detail::keep_set_from_marks<System>(s.heads(), n, raw(keep));

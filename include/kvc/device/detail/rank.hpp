@@ -67,24 +67,64 @@ struct mark_leading {
   }
 };
 
-/// Host systems: one work item per head, a selection (nth_element) over (rank key, token) pairs,
-/// O(tokens) instead of a sort. The token in the low bits makes keys unique and sends ties to the
-/// lower index, as the sort does.
+/// Host systems: head h's ranking keys (rank key << 32 | token) with the `k` best first, by a
+/// selection (nth_element), O(tokens) instead of a sort. The token in the low bits makes keys
+/// unique and sends ties to the lower index, as the sort does.
+inline std::vector<std::uint64_t> best_of_head(const float* row, std::size_t tokens, std::size_t sinks,
+                                               std::size_t recent_begin, std::size_t k) {
+  std::vector<std::uint64_t> key(tokens);
+  for (std::size_t t = 0; t < tokens; ++t) {
+    const bool guarded = t < sinks || t >= recent_begin;
+    const std::uint64_t rank = guarded ? protected_key : descending_key(row[t]);
+    key[t] = (rank << 32) | t;
+  }
+  if (k < tokens) std::nth_element(key.begin(), key.begin() + static_cast<std::ptrdiff_t>(k), key.end());
+  return key;
+}
+
+/// Host systems: one work item per head marks its `k` best tokens.
 struct top_of_head {
   const float* scores;
   std::uint8_t* keep;
   std::size_t tokens, sinks, recent_begin, k;
   void operator()(std::size_t h) const {
-    std::vector<std::uint64_t> key(tokens);
-    for (std::size_t t = 0; t < tokens; ++t) {
-      const bool guarded = t < sinks || t >= recent_begin;
-      const std::uint64_t rank = guarded ? protected_key : descending_key(scores[h * tokens + t]);
-      key[t] = (rank << 32) | t;
-    }
-    if (k < tokens) std::nth_element(key.begin(), key.begin() + static_cast<std::ptrdiff_t>(k), key.end());
+    const auto key = best_of_head(scores + h * tokens, tokens, sinks, recent_begin, k);
     for (std::size_t j = 0; j < k; ++j) keep[h * tokens + (key[j] & 0xffffffffu)] = 1;
   }
 };
+
+/// Host systems: one work item per head writes its `k` best tokens, ascending, to indices[h·k ..).
+struct top_indices_of_head {
+  const float* scores;
+  index_t* indices;
+  std::size_t tokens, sinks, recent_begin, k;
+  void operator()(std::size_t h) const {
+    const auto key = best_of_head(scores + h * tokens, tokens, sinks, recent_begin, k);
+    index_t* out = indices + h * k;
+    for (std::size_t j = 0; j < k; ++j) out[j] = static_cast<index_t>(key[j] & 0xffffffffu);
+    std::sort(out, out + k);
+  }
+};
+
+struct times {
+  std::size_t factor;
+  KVC_HOST_DEVICE std::size_t operator()(std::size_t i) const { return i * factor; }
+};
+
+/// Host systems: the keep_set of every head's protected tokens and best others, `k` per head
+/// (k ≤ tokens), built directly: offsets h·k, each head's indices sorted by its own work item.
+template <class System>
+device::keep_set<System> top_per_head(const score_buffer<System>& s, std::size_t sinks, std::size_t recent,
+                                      std::size_t k) {
+  static_assert(host_system_v<System>, "top_per_head: the CPP and OMP systems only");
+  const std::size_t n = s.tokens();
+  device::keep_set<System> out(s.heads(), n, s.heads() * k);
+  const auto index = thrust::counting_iterator<std::size_t>(0);
+  thrust::transform(System{}, index, index + s.heads() + 1, out.offsets().begin(), times{k});
+  thrust::for_each(System{}, index, index + s.heads(),
+                   top_indices_of_head{s.data(), raw(out.indices()), n, sinks, n - (recent < n ? recent : n), k});
+  return out;
+}
 
 /// Per head: keep the protected tokens and then the best others until `k` are kept
 /// (select::detail::protect + fill_by_score). `keep` is [heads, tokens], zero on entry.
