@@ -1,6 +1,6 @@
 // The baseline components on a Llama-3-8B-shaped layer (support/llama_layer.hpp), host
 // reference ("host/") against the Thrust device path on the OMP system ("omp/"), fp16 and fp32,
-// 4k and 32k tokens. Each reports bytes moved (compulsory traffic: what must be read and
+// 4k, 32k and 128k tokens (pipelines also into one reused output layer). Each reports bytes moved (compulsory traffic: what must be read and
 // written), FLOPs, and floor_ratio = (bytes / copy bandwidth) / time (docs/performance.md).
 
 #include <benchmark/benchmark.h>
@@ -105,6 +105,21 @@ void whole_pipeline(benchmark::State& state) {
   report(state, kvc_bench::pipeline_cost<Policy>(data, k));
 }
 
+/// The same on the OMP system, into one output layer kept across calls (kvc::compress(…, out)),
+/// as an engine compressing layer after layer would: no fresh allocation per call.
+template <class Policy, class T>
+void pipeline_into(benchmark::State& state) {
+  const auto& data = kvc_bench::shared_layer<T>(static_cast<std::size_t>(state.range(0)));
+  const auto l = data.layer();
+  const std::size_t k = budget_of(data.tokens);
+  kvc::device::compressed_layer<T, thrust::omp::tag> out;
+  for (auto _ : state) {
+    kvc::compress(omp{}, Policy{}, l, kvc::budget::tokens{k}, out);
+    benchmark::DoNotOptimize(out.keys().data());
+  }
+  report(state, kvc_bench::pipeline_cost<Policy>(data, k));
+}
+
 void copy_floor(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(kvc_bench::copy_bandwidth());
   state.counters["bytes_per_second"] = kvc_bench::copy_bandwidth();
@@ -151,6 +166,8 @@ void register_all(const std::string& type, bool all_heavy) {
   pipeline("key_norm", whole_pipeline<kvc::policy::key_norm, T, false>, whole_pipeline<kvc::policy::key_norm, T, true>,
            false);
   pipeline("streaming_llm", whole_pipeline<kvc::policy::streaming_llm, T, false>, whole_pipeline<kvc::policy::streaming_llm, T, true>, false);
+  add("omp/pipeline_into/key_norm/" + type, pipeline_into<kvc::policy::key_norm, T>, false);
+  add("omp/pipeline_into/streaming_llm/" + type, pipeline_into<kvc::policy::streaming_llm, T>, false);
 }
 
 }  // namespace

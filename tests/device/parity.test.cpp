@@ -238,6 +238,34 @@ TEST_CASE("device: the same inputs give the same keep_set twice") {
   CHECK(a == b);
 }
 
+/// compress(…, out) into one object again and again gives what a fresh compress gives, reuses
+/// out's memory while the kept set does not grow (merge::drop, and relocate over it), and leaves
+/// out as it was when a check fails.
+template <class Policy>
+void check_compress_into(const Policy& p, bool reuses_memory) {
+  const test_layer<float> data(3, 2, 300, 70, 43);
+  const device_exec e{};
+  kvc::device::compressed_layer<float, device_system> out;
+  const float* first = nullptr;
+  for (std::size_t budget : {200u, 50u, 120u}) {
+    CAPTURE(budget);
+    kvc::compress(e, p, data.device(), kvc::budget::tokens{budget}, out);
+    check_compressed(out.to_host(), kvc::compress(e, p, data.device(), kvc::budget::tokens{budget}).to_host());
+    if (first == nullptr) first = thrust::raw_pointer_cast(out.keys().data());
+    if (reuses_memory) CHECK(thrust::raw_pointer_cast(out.keys().data()) == first);
+  }
+  const kvc::compressed_layer<float> before = out.to_host();
+  CHECK_THROWS_AS(kvc::compress(e, p, data.device(), kvc::budget::tokens{301}, out), kvc::error);
+  check_compressed(out.to_host(), before);
+}
+
+TEST_CASE("device: compress into an existing layer reuses its memory and matches a fresh compress") {
+  check_compress_into(kvc::policy::streaming_llm{}, true);
+  check_compress_into(kvc::policy::key_norm{}, true);
+  check_compress_into(kvc::policy::intelllm{}, true);  // merge::relocate over merge::drop
+  check_compress_into(kvc::policy::ems{}, false);      // center_merge: a new layer moved in
+}
+
 #if !defined(__CUDACC__)
 TEST_CASE("device: thrust::cpp::tag runs the same source and matches the host") {
   const test_layer<float, thrust::cpp::tag> data(3, 4, 4097, 16, 23);

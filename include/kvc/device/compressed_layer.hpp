@@ -29,6 +29,18 @@ class compressed_layer {
         values_(keep_.total() * value_dim),
         positions_(keep_.total()) {}
 
+  /// Re-shapes this layer for `keep`, reusing its memory: the vectors keep their capacity, so a
+  /// layer compressed into the same object again and again allocates (and has the operating
+  /// system supply fresh pages) only when it grows. The contents are then overwritten by a merger.
+  void assign(const device::keep_set<System>& keep, std::size_t key_dim, std::size_t value_dim) {
+    keep_ = keep;
+    key_dim_ = key_dim;
+    value_dim_ = value_dim;
+    keys_.resize(keep_.total() * key_dim);
+    values_.resize(keep_.total() * value_dim);
+    positions_.resize(keep_.total());
+  }
+
   [[nodiscard]] const device::keep_set<System>& keep() const noexcept { return keep_; }
   [[nodiscard]] std::size_t heads() const noexcept { return keep_.heads(); }
   [[nodiscard]] std::size_t head_dim() const noexcept { return key_dim_; }

@@ -23,16 +23,25 @@ struct implementation<merge::drop> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>
-  static device::compressed_layer<element_of<typename L::key_type>, System> merge(exec::device<System>,
-                                                                                 const merge::drop&, const L& l,
-                                                                                 const score_buffer<System>&,
+  static device::compressed_layer<element_of<typename L::key_type>, System> merge(exec::device<System> e,
+                                                                                 const merge::drop& p, const L& l,
+                                                                                 const score_buffer<System>& s,
                                                                                  const device::keep_set<System>& keep) {
-    using T = element_of<typename L::key_type>;
+    device::compressed_layer<element_of<typename L::key_type>, System> out;
+    merge(e, p, l, s, keep, out);
+    return out;
+  }
+
+  /// Into `out`, reusing its memory (device::compressed_layer::assign).
+  template <class System, layer_type L>
+  static void merge(exec::device<System>, const merge::drop&, const L& l, const score_buffer<System>&,
+                    const device::keep_set<System>& keep,
+                    device::compressed_layer<element_of<typename L::key_type>, System>& out) {
     kvc::detail::require(keep.heads() == l.kv_heads(), "keep.heads()", "kv_heads " + std::to_string(l.kv_heads()),
                          keep.heads());
     kvc::detail::require(keep.tokens() == l.tokens(), "keep.tokens()", "tokens " + std::to_string(l.tokens()),
                          keep.tokens());
-    device::compressed_layer<T, System> out(keep, l.head_dim(), l.values.extent(2));
+    out.assign(keep, l.head_dim(), l.values.extent(2));
     const auto head_plus_one = detail::heads_of_entries(keep);
     detail::gather(l.keys, keep, head_plus_one, l.head_dim(), out.keys());
     detail::gather(l.values, keep, head_plus_one, l.values.extent(2), out.values());
@@ -40,7 +49,6 @@ struct implementation<merge::drop> {
     thrust::transform(System{}, index, index + keep.total(), out.positions().begin(),
                       detail::gather_positions{l.positions.empty() ? nullptr : l.positions.data(),
                                                thrust::raw_pointer_cast(keep.indices().data())});
-    return out;
   }
 };
 

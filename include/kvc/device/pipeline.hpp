@@ -5,6 +5,11 @@
 //   auto out = kvc::compress(exec{}, kvc::policy::snapkv{}, layer, kvc::budget::ratio(0.2));
 //   kvc::compressed_layer<float> host = out;                 // or out.to_host()
 //
+// or, reusing an engine's output object from call to call,
+//
+//   kvc::device::compressed_layer<float, thrust::omp::tag> out;
+//   kvc::compress(exec{}, policy, layer, budget, out);
+//
 // and per stage: kvc::device::score / select / merge for one component, kvc::device::scores /
 // keep for a policy. A selector's device version may take the layer too (layer-aware, as EMS's
 // evict_merge) and may give a selection other than device::keep_set (EMS's
@@ -88,6 +93,33 @@ auto merge(exec::device<System> e, const Merger& merger, const L& l, const score
 #endif
 }
 
+/// Does the device version of `Merger` write into an existing compressed layer (reusing its
+/// memory) as well as return a new one?
+template <class Merger, class System, class L, class Selection, class Out>
+concept merger_into = requires(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
+                               const Selection& selection, Out& out) {
+  implementation<std::remove_cvref_t<Merger>>::merge(e, merger, l, s, selection, out);
+};
+
+/// The same, into `out`: reusing its memory where the merger can write into an existing layer,
+/// moving a new layer into it otherwise.
+template <class System, class Merger, layer_type L, class Selection, class T>
+void merge(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
+           const Selection& selection, device::compressed_layer<T, System>& out) {
+  using impl = implementation_of<Merger>;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+  if constexpr (merger_into<Merger, System, L, Selection, device::compressed_layer<T, System>>)
+    impl::merge(e, merger, l, s, selection, out);
+  else
+    out = impl::merge(e, merger, l, s, selection);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+}
+
 /// A policy's scores (pipeline::scores on the device).
 template <class System, class Scorer, class Selector, class Merger, layer_type L>
 score_buffer<System> scores(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l) {
@@ -120,6 +152,24 @@ auto compress(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& 
   const device::score_buffer<System> s = device::scores(e, p, l);
   const auto sel = device::select(e, p.select, l, s, k);
   return device::merge(e, p.merge, l, s, sel);
+}
+
+/// Same, into `out`, which an engine keeps from call to call: with merge::drop (and relocate
+/// over it) the result reuses out's memory, so repeated calls allocate only when the kept set
+/// grows; another merger's result is moved into `out`. `out` is untouched when a check fails.
+template <class System, class Scorer, class Selector, class Merger, layer_type L, budget::per_head B, class T>
+void compress(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l, const B& b,
+              device::compressed_layer<T, System>& out) {
+  static_assert(std::is_same_v<T, element_of<typename L::key_type>>,
+                "kvc::compress(…, out): out must hold the layer's key element type");
+  using scorer_impl [[maybe_unused]] = device::implementation_of<Scorer>;
+  using selector_impl [[maybe_unused]] = device::implementation_of<Selector>;
+  using merger_impl [[maybe_unused]] = device::implementation_of<Merger>;
+  device::validate(e, l);
+  const std::size_t k = b.count(l.tokens());
+  const device::score_buffer<System> s = device::scores(e, p, l);
+  const auto sel = device::select(e, p.select, l, s, k);
+  device::merge(e, p.merge, l, s, sel, out);
 }
 
 }  // namespace kvc

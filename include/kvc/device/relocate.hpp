@@ -110,6 +110,19 @@ struct implementation<merge::relocate<Inner>> {
     relocate_positions(e, out, p.mode, p.local);
     return out;
   }
+
+  /// Into `out`, reusing its memory, where the inner merger can.
+  template <class System, layer_type L, class Out>
+    requires requires(exec::device<System> e, const Inner& inner, const L& l, const score_buffer<System>& s,
+                      const device::keep_set<System>& keep, Out& out) {
+      implementation_of<Inner>::merge(e, inner, l, s, keep, out);
+    }
+  static void merge(exec::device<System> e, const merge::relocate<Inner>& p, const L& l, const score_buffer<System>& s,
+                    const device::keep_set<System>& keep, Out& out) {
+    merge::detail::require_position_mode(p.mode);
+    implementation_of<Inner>::merge(e, p.inner, l, s, keep, out);
+    relocate_positions(e, out, p.mode, p.local);
+  }
 };
 
 }  // namespace kvc::device
