@@ -128,6 +128,19 @@ KVC_HOST_DEVICE inline std::remove_cv_t<T> from_float(float x) {
   return element_traits<std::remove_cv_t<T>>::from_float(x);
 }
 
+namespace detail {
+/// An element of type E stored as T: copied as it is when the types agree (float → T → float is
+/// the identity for every value a T holds), converted through float otherwise. What the mergers
+/// use to gather kept rows "as stored".
+template <class T, class E>
+KVC_HOST_DEVICE T stored_as(const E& x) {
+  if constexpr (std::is_same_v<std::remove_cv_t<E>, T>)
+    return x;
+  else
+    return from_float<T>(to_float(x));
+}
+}  // namespace detail
+
 /// out[i] = to_float(in[i]) for i < n: the bulk form of the conversion point, for host loops over
 /// contiguous rows. Without F16C a `_Float16` run is converted from its bits in chunks, a loop the
 /// compiler vectorises; with it (`-march` of a machine that has it) the cast is one instruction.

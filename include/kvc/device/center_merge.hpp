@@ -78,7 +78,7 @@ struct ems_center_row {
   bool merge;
   KVC_HOST_DEVICE T operator()(std::size_t i) const {
     const std::size_t e = i / dim, k = i % dim, h = head_plus_one[e] - 1;
-    if (!merge) return from_float<T>(to_float(view(h, static_cast<std::size_t>(centers[e]), k)));
+    if (!merge) return kvc::detail::stored_as<T>(view(h, static_cast<std::size_t>(centers[e]), k));
     const std::size_t slot = h * classes + (e - offsets[h]) + 1;
     const bool weighted = weight[slot] > 0.0;
     double sum = 0.0;

@@ -23,8 +23,8 @@ struct drop {
       const auto idx = keep.head(h);
       for (std::size_t i = 0; i < idx.size(); ++i) {
         const auto t = static_cast<std::size_t>(idx[i]);
-        for (std::size_t c = 0; c < out.head_dim(); ++c) k(0, i, c) = from_float<T>(to_float(l.keys(h, t, c)));
-        for (std::size_t c = 0; c < out.value_dim(); ++c) v(0, i, c) = from_float<T>(to_float(l.values(h, t, c)));
+        for (std::size_t c = 0; c < out.head_dim(); ++c) k(0, i, c) = kvc::detail::stored_as<T>(l.keys(h, t, c));
+        for (std::size_t c = 0; c < out.value_dim(); ++c) v(0, i, c) = kvc::detail::stored_as<T>(l.values(h, t, c));
         pos[i] = l.position(t);
       }
     }

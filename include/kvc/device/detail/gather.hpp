@@ -31,16 +31,6 @@ vector<std::size_t, System> heads_of_entries(const device::keep_set<System>& kee
   return out;
 }
 
-/// One element of a view stored as T: copied as it is when the types agree (float → T → float is
-/// the identity for every value a T holds), converted through float as the host merger does otherwise.
-template <class T, class E>
-KVC_HOST_DEVICE T stored_as(const E& x) {
-  if constexpr (std::is_same_v<std::remove_cv_t<E>, T>)
-    return x;
-  else
-    return from_float<T>(to_float(x));
-}
-
 /// CUDA: work item i copies element i % dim of kept row i / dim into out[i] (neighbouring
 /// threads read neighbouring elements).
 template <class T, class View>
@@ -52,7 +42,7 @@ struct gather_rows {
   T* out;
   KVC_HOST_DEVICE void operator()(std::size_t i) const {
     const std::size_t e = i / dim, h = head_plus_one[e] - 1, t = static_cast<std::size_t>(indices[e]);
-    out[i] = stored_as<T>(view(h, t, i % dim));
+    out[i] = kvc::detail::stored_as<T>(view(h, t, i % dim));
   }
 };
 
@@ -73,7 +63,7 @@ struct gather_whole_rows {
         return;
       }
     }
-    for (std::size_t c = 0; c < dim; ++c) out[e * dim + c] = stored_as<T>(view(h, t, c));
+    for (std::size_t c = 0; c < dim; ++c) out[e * dim + c] = kvc::detail::stored_as<T>(view(h, t, c));
   }
 };
 
