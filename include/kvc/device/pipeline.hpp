@@ -135,6 +135,24 @@ auto keep(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, c
   return select(e, p.select, l, scores(e, p, l), k);
 }
 
+namespace detail {
+/// What both kvc::compress overloads run: every stage named first (so a missing device version
+/// is one error, before any other), the checks, the scores and the selection, then
+/// `finish(scores, selection)`.
+template <class System, class Scorer, class Selector, class Merger, layer_type L, budget::per_head B, class Finish>
+decltype(auto) run_stages(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l, const B& b,
+                          Finish&& finish) {
+  using scorer_impl [[maybe_unused]] = implementation_of<Scorer>;
+  using selector_impl [[maybe_unused]] = implementation_of<Selector>;
+  using merger_impl [[maybe_unused]] = implementation_of<Merger>;
+  validate(e, l);
+  const std::size_t k = b.count(l.tokens());
+  const score_buffer<System> s = scores(e, p, l);
+  const auto sel = select(e, p.select, l, s, k);
+  return finish(s, sel);
+}
+}  // namespace detail
+
 }  // namespace kvc::device
 
 namespace kvc {
@@ -143,15 +161,9 @@ namespace kvc {
 /// Gives a kvc::device::compressed_layer<T, System>, which converts to kvc::compressed_layer<T>.
 template <class System, class Scorer, class Selector, class Merger, layer_type L, budget::per_head B>
 auto compress(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l, const B& b) {
-  // Name every stage first, so a missing device version is one error, before any other.
-  using scorer_impl [[maybe_unused]] = device::implementation_of<Scorer>;
-  using selector_impl [[maybe_unused]] = device::implementation_of<Selector>;
-  using merger_impl [[maybe_unused]] = device::implementation_of<Merger>;
-  device::validate(e, l);
-  const std::size_t k = b.count(l.tokens());
-  const device::score_buffer<System> s = device::scores(e, p, l);
-  const auto sel = device::select(e, p.select, l, s, k);
-  return device::merge(e, p.merge, l, s, sel);
+  return device::detail::run_stages(e, p, l, b, [&](const auto& s, const auto& sel) {
+    return device::merge(e, p.merge, l, s, sel);
+  });
 }
 
 /// Same, into `out`, which an engine keeps from call to call: with merge::drop (and relocate
@@ -162,14 +174,7 @@ void compress(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& 
               device::compressed_layer<T, System>& out) {
   static_assert(std::is_same_v<T, element_of<typename L::key_type>>,
                 "kvc::compress(…, out): out must hold the layer's key element type");
-  using scorer_impl [[maybe_unused]] = device::implementation_of<Scorer>;
-  using selector_impl [[maybe_unused]] = device::implementation_of<Selector>;
-  using merger_impl [[maybe_unused]] = device::implementation_of<Merger>;
-  device::validate(e, l);
-  const std::size_t k = b.count(l.tokens());
-  const device::score_buffer<System> s = device::scores(e, p, l);
-  const auto sel = device::select(e, p.select, l, s, k);
-  device::merge(e, p.merge, l, s, sel, out);
+  device::detail::run_stages(e, p, l, b, [&](const auto& s, const auto& sel) { device::merge(e, p.merge, l, s, sel, out); });
 }
 
 }  // namespace kvc
