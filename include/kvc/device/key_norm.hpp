@@ -1,10 +1,9 @@
 #pragma once
 // Device version of kvc::score::key_norm: s[h, t] = −‖k_t‖₂, in double. One token per work item;
-// on the host systems (CPP, OMP) a contiguous key row is read through kvc::to_float_n in chunks,
-// which the compiler vectorises (fp16 and bf16 included), with eight partial sums.
+// on the host systems (CPP, OMP) a contiguous key row goes through detail::sum_of_squares
+// (packed doubles, eight partial sums; kvc/device/detail/row_math.hpp).
 
 #include <cstddef>
-#include <type_traits>
 
 #include <cuda/std/cmath>
 #include <thrust/for_each.h>
@@ -13,6 +12,7 @@
 
 #include "kvc/core/view.hpp"
 #include "kvc/device/detail/attention.hpp"
+#include "kvc/device/detail/row_math.hpp"
 #include "kvc/device/implementation.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/score/key_norm.hpp"
@@ -29,28 +29,6 @@ struct negative_key_norm {
     return static_cast<float>(-::cuda::std::sqrt(dot(keys, h, t, keys, h, t, head_dim)));
   }
 };
-
-/// Σ x² over a contiguous row, in double with eight partial sums (host systems).
-template <class T>
-double sum_of_squares(const T* row, std::size_t n) {
-  constexpr std::size_t chunk = 32, lanes = 8;
-  double s[lanes] = {};
-  std::size_t i = 0;
-  for (; i + chunk <= n; i += chunk) {
-    float x[chunk];
-    if constexpr (std::is_same_v<std::remove_cv_t<T>, float>)
-      for (std::size_t j = 0; j < chunk; ++j) x[j] = row[i + j];
-    else
-      to_float_n(row + i, chunk, x);
-    for (std::size_t j = 0; j < chunk; j += lanes)
-      for (std::size_t l = 0; l < lanes; ++l) s[l] += static_cast<double>(x[j + l]) * static_cast<double>(x[j + l]);
-  }
-  for (; i < n; ++i) {
-    const double x = to_float(row[i]);
-    s[0] += x * x;
-  }
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-}
 
 /// Host systems: the same score, from a contiguous row where the view has one.
 template <class K>

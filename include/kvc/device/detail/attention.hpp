@@ -24,6 +24,8 @@
 #include "kvc/core/element.hpp"
 #include "kvc/core/exec.hpp"
 #include "kvc/core/layer.hpp"
+#include "kvc/core/view.hpp"
+#include "kvc/device/detail/row_math.hpp"
 #include "kvc/device/vector.hpp"
 
 namespace kvc::device::detail {
@@ -33,11 +35,16 @@ struct divide_by {
   KVC_HOST_DEVICE std::size_t operator()(std::size_t i) const { return i / divisor; }
 };
 
-/// Dot product of two rows in double. Four partial sums break the add chain (the reference
-/// uses one; the results differ only in double rounding).
+/// Dot product of two rows in double. Partial sums break the add chain (the reference uses one;
+/// the results differ only in double rounding): on the host systems, two contiguous rows go
+/// through detail::dot_rows (packed doubles, eight lanes); otherwise four scalar partial sums.
 template <class A, class B>
 KVC_HOST_DEVICE double dot(const A& a, std::size_t ah, std::size_t at, const B& b, std::size_t bh, std::size_t bt,
                            std::size_t d) {
+#ifndef __CUDA_ARCH__
+  if (const auto* pa = kvc::detail::contiguous_row(a, ah, at))
+    if (const auto* pb = kvc::detail::contiguous_row(b, bh, bt)) return dot_rows(pa, pb, d);
+#endif
   double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
   std::size_t k = 0;
   for (; k + 4 <= d; k += 4) {
