@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 TEST_CASE("bf16 keeps the upper 16 bits of a float and rounds to nearest even") {
   CHECK(kvc::bf16(1.0f).bits == 0x3f80);
@@ -61,5 +62,29 @@ TEST_CASE("_Float16 to float agrees with the compiler's conversion on all 65536 
     if (!same) ++mismatches;
   }
   CHECK(mismatches == 0);
+}
+
+TEST_CASE("to_float_n on _Float16 runs gives the same floats as the branch-free conversion") {
+  // to_float_n picks F16C when the processor has it (g++, x86-64) and the bit conversion
+  // otherwise; both must agree with half_bits_to_float on every pattern, in whole vectors of
+  // eight and in the tail.
+  std::vector<_Float16> in(0x10000);
+  for (std::uint32_t b = 0; b <= 0xffffu; ++b) in[b] = std::bit_cast<_Float16>(static_cast<std::uint16_t>(b));
+  for (std::size_t n : {std::size_t{0x10000}, std::size_t{0xfffd}, std::size_t{5}}) {
+    std::vector<float> out(n, -7.0f), soft(n, -7.0f);
+    kvc::to_float_n(in.data() + (0x10000 - n), n, out.data());
+    kvc::detail::half_to_float_bits(in.data() + (0x10000 - n), n, soft.data());  // the path without F16C
+    int mismatches = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      CHECK(std::bit_cast<std::uint32_t>(soft[i]) ==
+            std::bit_cast<std::uint32_t>(kvc::detail::half_bits_to_float(static_cast<std::uint16_t>(0x10000 - n + i))));
+      const float want = kvc::detail::half_bits_to_float(static_cast<std::uint16_t>(0x10000 - n + i));
+      const bool same = std::isnan(want) ? std::isnan(out[i]) && std::signbit(out[i]) == std::signbit(want)
+                                         : std::bit_cast<std::uint32_t>(out[i]) == std::bit_cast<std::uint32_t>(want);
+      if (!same) ++mismatches;
+    }
+    CAPTURE(n);
+    CHECK(mismatches == 0);
+  }
 }
 #endif

@@ -1,6 +1,6 @@
 #pragma once
 // Row arithmetic of the host systems (CPP, OMP): Σ a·b and Σ a² over contiguous rows of any kvc
-// element type, in double with eight partial sums. Rows are widened to float 32 elements at a
+// element type, in double with eight partial sums. Rows are widened to float 128 elements at a
 // time (kvc::to_float_n; float rows are read in place) and the products summed in packed
 // doubles: SSE2 on x86-64 (every x86-64 target has it), the same arithmetic lane by lane
 // elsewhere and in nvcc's host pass, with the same result bit for bit.
@@ -23,14 +23,14 @@
 
 namespace kvc::device::detail {
 
-inline constexpr std::size_t row_lanes = 8, row_block = 32;
+inline constexpr std::size_t row_lanes = 8, row_block = 128;
 
 /// Elements [0, m) of `p` (m ≤ row_block) as floats, zero-padded to a multiple of row_lanes: the
-/// row itself when it holds floats and m is a whole block, else widened into `buf`.
+/// row itself when it holds floats and needs no padding, else widened into `buf`.
 template <class T>
 const float* block_floats(const T* p, std::size_t m, float (&buf)[row_block]) {
   if constexpr (std::is_same_v<std::remove_cv_t<T>, float>)
-    if (m == row_block) return p;
+    if (m % row_lanes == 0) return p;
   to_float_n(p, m, buf);
   for (std::size_t j = m; j % row_lanes != 0; ++j) buf[j] = 0.0f;
   return buf;
