@@ -67,7 +67,7 @@ TEST_CASE("dot_rows and sum_of_squares: the documented summation order, bit for 
 }
 
 TEST_CASE("dot_rows and sum_of_squares: bf16 and fp16 rows are widened exactly") {
-  for (std::size_t n : {1u, 7u, 33u, 128u}) {
+  for (std::size_t n : {1u, 7u, 8u, 33u, 70u, 128u}) {
     const auto a = random_row(n, 5u), b = random_row(n, 6u);
     std::vector<kvc::bf16> ab(n), bb(n);
     std::vector<float> af(n), bf(n);  // the bf16 values, as floats
@@ -90,6 +90,14 @@ TEST_CASE("dot_rows and sum_of_squares: bf16 and fp16 rows are widened exactly")
     }
     CHECK(same_bits(sum_of_squares(ah.data(), n), documented_dot(ahf, ahf)));
     CHECK(same_bits(dot_rows(ah.data(), bf.data(), n), documented_dot(ahf, bf)));
+    // Two fp16 rows: the F16C kernel where the processor has it, the same order and result.
+    std::vector<_Float16> bh(n);
+    std::vector<float> bhf(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      bh[i] = static_cast<_Float16>(b[i]);
+      bhf[i] = static_cast<float>(bh[i]);
+    }
+    CHECK(same_bits(dot_rows(ah.data(), bh.data(), n), documented_dot(ahf, bhf)));
 #endif
   }
 }

@@ -3,7 +3,9 @@
 // element type, in double with eight partial sums. Rows are widened to float 128 elements at a
 // time (kvc::to_float_n; float rows are read in place) and the products summed in packed
 // doubles: SSE2 on x86-64 (every x86-64 target has it), the same arithmetic lane by lane
-// elsewhere and in nvcc's host pass, with the same result bit for bit.
+// elsewhere and in nvcc's host pass, with the same result bit for bit. The dot product of two
+// _Float16 rows takes an F16C + AVX kernel where g++ finds those at run time
+// (kvc::detail::has_f16c), with the same result again.
 //
 // Summation order: element i goes to lane i mod 8 (a row whose length is not a multiple of 8 is
 // padded with zeros, which leave every sum unchanged); the lanes are combined as
@@ -73,9 +75,48 @@ class lane_sums {
 #endif
 };
 
+#ifdef KVC_DETAIL_F16C_AT_RUN_TIME
+/// lanes 0-3 += a[0..4) · b[0..4), lanes 4-7 += a[4..8) · b[4..8), from eight halves each.
+[[gnu::target("avx,f16c")]] inline void add_half_products(const _Float16* a, const _Float16* b, __m256d& lo,
+                                                          __m256d& hi) {
+  __m128i ha, hb;
+  std::memcpy(&ha, a, sizeof ha);
+  std::memcpy(&hb, b, sizeof hb);
+  const __m256 x = _mm256_cvtph_ps(ha), y = _mm256_cvtph_ps(hb);
+  lo = _mm256_add_pd(lo, _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(x)),
+                                       _mm256_cvtps_pd(_mm256_castps256_ps128(y))));
+  hi = _mm256_add_pd(hi, _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)),
+                                       _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1))));
+}
+
+/// Two _Float16 rows on a processor with F16C and AVX, chosen at run time by g++ builds that do
+/// not target it: eight halves widened per instruction and the products summed in 4-wide
+/// doubles, lanes and order as lane_sums (no FMA: each product is rounded before it is added),
+/// so the result is the same bit for bit. (Σ a² of one fp16 row measured no faster this way
+/// than through to_float_n's F16C widening and lane_sums, so sum_of_squares keeps that path.)
+[[gnu::target("avx,f16c")]] inline double half_rows_f16c(const _Float16* a, const _Float16* b, std::size_t n) {
+  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();  // lanes 0-3 and 4-7
+  std::size_t i = 0;
+  for (; i + row_lanes <= n; i += row_lanes) add_half_products(a + i, b + i, lo, hi);
+  if (i < n) {  // the last n mod 8 elements, zero-padded
+    _Float16 ta[row_lanes] = {}, tb[row_lanes] = {};
+    std::memcpy(ta, a + i, (n - i) * sizeof(_Float16));
+    std::memcpy(tb, b + i, (n - i) * sizeof(_Float16));
+    add_half_products(ta, tb, lo, hi);
+  }
+  double s[4];
+  _mm256_storeu_pd(s, _mm256_add_pd(lo, hi));  // s0 + s4, s1 + s5, s2 + s6, s3 + s7
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+#endif
+
 /// Σ a[i]·b[i] for i < n, in double.
 template <class A, class B>
 double dot_rows(const A* a, const B* b, std::size_t n) {
+#ifdef KVC_DETAIL_F16C_AT_RUN_TIME
+  if constexpr (std::is_same_v<std::remove_cv_t<A>, _Float16> && std::is_same_v<std::remove_cv_t<B>, _Float16>)
+    if (kvc::detail::has_f16c()) return half_rows_f16c(a, b, n);
+#endif
   lane_sums sums;
   for (std::size_t i = 0; i < n; i += row_block) {
     const std::size_t m = n - i < row_block ? n - i : row_block;
