@@ -110,6 +110,21 @@ class lane_sums {
 }
 #endif
 
+/// The SSE2 / lane-by-lane path: Σ a[i]·b[i], or Σ a[i]² when Square (b unused, each element
+/// widened once).
+template <bool Square, class A, class B>
+double lane_dot(const A* a, const B* b, std::size_t n) {
+  lane_sums sums;
+  for (std::size_t i = 0; i < n; i += row_block) {
+    const std::size_t m = n - i < row_block ? n - i : row_block;
+    float bx[row_block], by[row_block];
+    const float* x = block_floats(a + i, m, bx);
+    const float* y = Square ? x : block_floats(b + i, m, by);
+    for (std::size_t j = 0; j < m; j += row_lanes) sums.add(x + j, y + j);
+  }
+  return sums.total();
+}
+
 /// Σ a[i]·b[i] for i < n, in double.
 template <class A, class B>
 double dot_rows(const A* a, const B* b, std::size_t n) {
@@ -117,28 +132,13 @@ double dot_rows(const A* a, const B* b, std::size_t n) {
   if constexpr (std::is_same_v<std::remove_cv_t<A>, _Float16> && std::is_same_v<std::remove_cv_t<B>, _Float16>)
     if (kvc::detail::has_f16c()) return half_rows_f16c(a, b, n);
 #endif
-  lane_sums sums;
-  for (std::size_t i = 0; i < n; i += row_block) {
-    const std::size_t m = n - i < row_block ? n - i : row_block;
-    float bx[row_block], by[row_block];
-    const float* x = block_floats(a + i, m, bx);
-    const float* y = block_floats(b + i, m, by);
-    for (std::size_t j = 0; j < m; j += row_lanes) sums.add(x + j, y + j);
-  }
-  return sums.total();
+  return lane_dot<false>(a, b, n);
 }
 
-/// Σ a[i]² for i < n, in double (dot_rows(a, a, n), widening each element once).
+/// Σ a[i]² for i < n, in double (the same number as dot_rows(a, a, n)).
 template <class A>
 double sum_of_squares(const A* a, std::size_t n) {
-  lane_sums sums;
-  for (std::size_t i = 0; i < n; i += row_block) {
-    const std::size_t m = n - i < row_block ? n - i : row_block;
-    float bx[row_block];
-    const float* x = block_floats(a + i, m, bx);
-    for (std::size_t j = 0; j < m; j += row_lanes) sums.add(x + j, x + j);
-  }
-  return sums.total();
+  return lane_dot<true>(a, a, n);
 }
 
 }  // namespace kvc::device::detail
