@@ -1,6 +1,8 @@
 #pragma once
 // kvc: compress the key/value cache of transformer LLMs. The umbrella header.
 
+#include "kvc/version.hpp"
+
 #include "kvc/core/attention.hpp"
 #include "kvc/core/budget.hpp"
 #include "kvc/core/compact.hpp"

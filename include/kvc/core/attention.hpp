@@ -3,6 +3,8 @@
 // every attention-based scorer. A = softmax(q K^T / sqrt(d)) with the causal mask, where
 // window query j sits at token index tokens - window + j.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

@@ -3,6 +3,8 @@
 // across layers (uniform, PyramidKV). Head-adaptive splits (Ada-KV) are a selector:
 // kvc::select::head_adaptive.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <concepts>

@@ -2,6 +2,8 @@
 // kvc::compact: in-place compaction of the engine's own buffers, for engines that cannot
 // allocate. Head h's kept tokens move to slots 0..kept(h)-1 in order; the rest is left as is.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -2,6 +2,8 @@
 // kvc::compressed_layer: what a merger gives back. Per head, the kept (possibly merged)
 // keys and values and their original positions, contiguous so an engine can copy them back.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -2,6 +2,8 @@
 // The four roles (DESIGN.md §2) as concepts, checked against a reference layer type so that
 // a wrong composition reads as one message naming the role.
 
+#include "kvc/version.hpp"
+
 #include <concepts>
 #include <cstddef>
 #include <type_traits>

@@ -3,6 +3,8 @@
 // Supported: float, double, _Float16 (where the compiler has it), kvc::bf16,
 // and CUDA's __half / __nv_bfloat16 when <cuda_fp16.h> / <cuda_bf16.h> were included first.
 
+#include "kvc/version.hpp"
+
 #include <bit>
 #include <concepts>
 #include <cstddef>

@@ -1,6 +1,8 @@
 #pragma once
 // kvc::error: what every host entry point throws on bad input, before touching any buffer.
 
+#include "kvc/version.hpp"
+
 #include <sstream>
 #include <stdexcept>
 #include <string>

@@ -1,6 +1,8 @@
 #pragma once
 // Execution tags: the one place that decides the backend (DESIGN.md §4).
 
+#include "kvc/version.hpp"
+
 namespace kvc::exec {
 
 /// The serial host reference.

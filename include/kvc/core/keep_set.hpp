@@ -1,6 +1,8 @@
 #pragma once
 // kvc::keep_set: per kv_head, the ascending token indices a selector keeps (CSR, ragged).
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <span>

@@ -5,6 +5,8 @@
 //   positions     [tokens]   original positions (empty: 0..tokens-1)
 //   attention     [q_heads, tokens] accumulated softmax weights the engine already has (optional)
 
+#include "kvc/version.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>

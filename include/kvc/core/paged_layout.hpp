@@ -3,6 +3,8 @@
 // the memory is a pool of fixed-size token blocks `[num_blocks, block_size, heads, head_dim]`
 // reached through a block table, as engines with paged attention keep it.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cuda/std/mdspan>

@@ -4,6 +4,8 @@
 //   using snapkv = kvc::pipeline<kvc::score::window_attention, kvc::select::topk, kvc::merge::drop>;
 //   auto compressed = snapkv{}(layer, kvc::budget::ratio(0.2));
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 
 #include "kvc/core/budget.hpp"

@@ -1,6 +1,8 @@
 #pragma once
 // kvc::score_matrix: one float importance per (kv_head, token); larger means "keep".
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <span>
 #include <vector>

@@ -3,6 +3,8 @@
 // Anything with extent(i) and element access v(h, t, d) is a view; cuda::std::mdspan of any
 // layout and accessor is one as-is, so is kvc::strided_view below.
 
+#include "kvc/version.hpp"
+
 #include <array>
 #include <concepts>
 #include <cstddef>

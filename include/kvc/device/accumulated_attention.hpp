@@ -2,6 +2,8 @@
 // Device version of kvc::score::accumulated_attention (H2O): the engine's accumulated weights
 // folded over the group when the layer carries them, else every window query's attention.
 
+#include "kvc/version.hpp"
+
 #include "kvc/device/detail/attention.hpp"
 #include "kvc/device/implementation.hpp"
 #include "kvc/device/score_buffer.hpp"

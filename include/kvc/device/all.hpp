@@ -2,6 +2,8 @@
 // Everything kvc runs under kvc::exec::device<System> (Thrust): the device versions of the
 // scorers, selectors, mergers, the LoRC projector and compaction, and the compress / per-stage entry points.
 
+#include "kvc/version.hpp"
+
 #include "kvc/device/accumulated_attention.hpp"
 #include "kvc/device/center_merge.hpp"
 #include "kvc/device/center_of_gravity.hpp"

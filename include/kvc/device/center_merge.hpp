@@ -10,6 +10,8 @@
 // the eviction. Sums run over a slot's members in token order, as the reference's do, so the
 // result is the host's bit for bit where the arithmetic is the same (docs/ems.md).
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>

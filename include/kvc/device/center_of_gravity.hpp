@@ -4,6 +4,8 @@
 // engine's accumulated weights when the layer carries them, exactly as the host decides.
 // The centroid itself is taken by the selector (device/centroid_protected.hpp).
 
+#include "kvc/version.hpp"
+
 #include "kvc/core/error.hpp"
 #include "kvc/device/detail/attention.hpp"
 #include "kvc/device/implementation.hpp"

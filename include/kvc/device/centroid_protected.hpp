@@ -8,6 +8,8 @@
 // Step 2 runs one thread per head and sums in token order, as score::centroid does, so the
 // centroid, and with it the shield, is bit-identical to the host's (docs/device.md#intelllm).
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <string>
 #include <vector>

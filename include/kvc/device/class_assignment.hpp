@@ -6,6 +6,8 @@
 // pending merge candidate. Built by the device evict_merge selector, read by the device
 // center_merge; to_host() gives the kvc::ems::class_assignment the host path would give.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <utility>
 #include <vector>

@@ -7,6 +7,8 @@
 //         slot j <= indices[j] and every row is read before any write reaches it: one read and
 //         one write per kept element, no scratch.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

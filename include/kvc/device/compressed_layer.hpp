@@ -3,6 +3,8 @@
 // kvc::compressed_layer<T> is (kept rows of all heads back to back, head-major), in memory
 // `System` can read. Converts to the host kvc::compressed_layer<T>.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 

@@ -2,6 +2,8 @@
 // Device version of kvc::merge::drop: the kept keys, values and positions gathered into one
 // contiguous head-major buffer each (the layout of kvc::compressed_layer).
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <string>
 

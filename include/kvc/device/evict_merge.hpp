@@ -10,6 +10,8 @@
 //   4. with the layer, assign_centers: one pending token per thread scans its head's centers
 //      for the largest key cosine (dot products in double, in the reference's order).
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>

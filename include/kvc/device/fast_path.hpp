@@ -7,6 +7,8 @@
 // after its own validation when fast_path<select::topk, System, score_buffer<System>> is
 // available.
 
+#include "kvc/version.hpp"
+
 namespace kvc::device {
 
 template <class Component, class System, class Layer>

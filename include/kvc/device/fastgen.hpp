@@ -14,6 +14,8 @@
 // host's bit for bit. The token classes are copied to System memory per call. The decode-time
 // cache (fastgen::decode_cache) stays on the host. docs/device.md#fastgen
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>

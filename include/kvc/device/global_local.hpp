@@ -8,6 +8,8 @@
 //                queries that see t, folded over the GQA group, in the reference's order
 // Memory: 8 · q_heads · window · (tokens + segments) bytes.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <string>
 

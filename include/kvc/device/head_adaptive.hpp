@@ -3,6 +3,8 @@
 // top-k (detail::keep_top_per_head); the rest of heads · budget is one sort of every unkept
 // (head, token) by score, ties to the lower head, then the lower token.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 

@@ -13,6 +13,8 @@
 // mergers `merge(exec, merger, layer, const score_buffer&, const device::keep_set&)
 // -> device::compressed_layer`.
 
+#include "kvc/version.hpp"
+
 #include <type_traits>
 
 namespace kvc::device {

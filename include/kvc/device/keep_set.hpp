@@ -3,6 +3,8 @@
 // indices[offsets[h] .. offsets[h+1]), ascending. Built by the device selectors, read by the
 // device gather and compaction; to_host() gives the kvc::keep_set the host path would give.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <vector>
 

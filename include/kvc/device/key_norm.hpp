@@ -3,6 +3,8 @@
 // on the host systems (CPP, OMP) a contiguous key row goes through detail::sum_of_squares
 // (packed doubles, eight partial sums; kvc/device/detail/row_math.hpp).
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 
 #include <cuda/std/cmath>

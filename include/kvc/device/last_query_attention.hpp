@@ -1,6 +1,8 @@
 #pragma once
 // Device version of kvc::score::last_query_attention (TOVA): the window attention of one query.
 
+#include "kvc/version.hpp"
+
 #include "kvc/device/detail/attention.hpp"
 #include "kvc/device/implementation.hpp"
 #include "kvc/device/score_buffer.hpp"

@@ -6,6 +6,8 @@
 // and rounded to float once. The factors come from the host projector (the SVD is an offline
 // step and stays on the host); the constructor uploads them to System memory. docs/lorc.md
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <span>
 #include <string>

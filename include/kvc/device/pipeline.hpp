@@ -17,6 +17,8 @@
 // the merger, as the host pipeline does. Each validates on the host first, with the host path's kvc::error
 // messages, and writes nothing when a check fails.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <type_traits>
 

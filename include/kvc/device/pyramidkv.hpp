@@ -2,6 +2,8 @@
 // PyramidKV on the device: the same per-layer budgets as kvc::policy::pyramidkv, each layer
 // compressed with the device SnapKV pipeline.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <span>
 #include <vector>

@@ -1,6 +1,8 @@
 #pragma once
 // Device version of kvc::score::random: the same pure function of (seed, head, token).
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 

@@ -1,6 +1,8 @@
 #pragma once
 // Device version of kvc::score::recency: s[h, t] = t.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 
 #include <thrust/iterator/counting_iterator.h>

@@ -3,6 +3,8 @@
 // has a device version, and of merge::relocate_positions for a device compressed layer: one
 // thread per kept entry finds its head in the CSR offsets and rewrites its position by the mode.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -2,6 +2,8 @@
 // kvc::device::score_buffer<System>: the device twin of kvc::score_matrix, one float per
 // (kv_head, token), row-major [heads, tokens], in memory `System` can read.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 
 #include <thrust/copy.h>

@@ -2,6 +2,8 @@
 // Device version of kvc::select::sink_window (StreamingLLM): every head keeps the same
 // indices, the first `sinks` and the last budget − sinks, written straight into the CSR.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 
 #include <thrust/iterator/counting_iterator.h>

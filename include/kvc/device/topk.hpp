@@ -4,6 +4,8 @@
 // CPP/OMP a per-head nth_element writing the keep_set directly; on CUDA the radix-select kernel
 // of kvc/device/cuda/topk.cuh through kvc::device::fast_path).
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

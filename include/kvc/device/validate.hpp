@@ -4,6 +4,8 @@
 // weights, scores) are checked by a read-only find_if before anything is written, and the
 // first offender is read back to name it.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <string>
 

@@ -3,6 +3,8 @@
 // The build's device system gets thrust::device_vector; the CPP (and, with OpenMP, the OMP)
 // system also works in any build, so a CUDA program can still run the device path on the host.
 
+#include "kvc/version.hpp"
+
 #include <type_traits>
 
 #include <thrust/device_vector.h>

@@ -2,6 +2,8 @@
 // Device version of kvc::score::window_attention (SnapKV): window attention folded over the
 // group (detail/attention.hpp), then the same 1-D pooling over the prefix, one token per thread.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 
 #include <cuda/std/limits>

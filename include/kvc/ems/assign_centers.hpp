@@ -6,6 +6,8 @@
 // Ties go to the lower center rank. Every center is compared with its original key, so all
 // tokens of all heads can be assigned in one parallel pass.
 
+#include "kvc/version.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <string>

@@ -13,6 +13,8 @@
 // So head h has kept(h) + 1 classes, ids in [0, kept(h)], and a device kernel can give every
 // head max_classes() accumulator slots.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

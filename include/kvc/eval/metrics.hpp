@@ -6,6 +6,8 @@
 //                                    that falls on kept tokens.
 // Both averaged over every query head and held-out query.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

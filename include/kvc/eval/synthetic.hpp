@@ -7,6 +7,8 @@
 // pair makes nearby tokens score high), 2 heavy hitters (a few scattered tokens align with the
 // queries), 3 diffuse (plain Gaussian keys). Queries of a group share their head's structure.
 
+#include "kvc/version.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>

@@ -8,6 +8,8 @@
 // `special + punctuation + frequent` is the hybrid C_special+punct.+frequent. Which tokens a policy
 // keeps is fastgen::kept_tokens (prompt) and fastgen::decode_cache (generation).
 
+#include "kvc/version.hpp"
+
 #include <array>
 #include <ostream>
 #include <string>

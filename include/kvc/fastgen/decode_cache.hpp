@@ -14,6 +14,8 @@
 //   kvc::fastgen::decode_cache cache(sel, scores, classes);
 //   cache.append(token_class::plain, [&](std::size_t h) { return weights_of_head(h); });
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <concepts>

@@ -7,6 +7,8 @@
 //   full              all n
 // share(r, n) = clamp(round(r · n), 1, n), the same rounding as kvc::budget::ratio.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

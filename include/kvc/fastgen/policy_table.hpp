@@ -3,6 +3,8 @@
 // with the recovery it reached and the tokens it keeps, and the parameters it was profiled with
 // (generation reuses r_l and r_f). Printable: `std::cout << table` or `table.to_string()`.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <iomanip>
 #include <ostream>

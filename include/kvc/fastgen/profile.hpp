@@ -6,6 +6,8 @@
 // prompt's, causal) accumulated per token and folded over each GQA group (mean by default, so
 // R of the folded map is the mean R of the group's query heads). docs/fastgen.md#profiling
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

@@ -7,6 +7,8 @@
 // left and every one is ASCII punctuation. "." , "▁," , "Ġ?" , ".Ċ" , "?!" qualify; "▁", "<s>",
 // "<0x2E>" (byte fallback) and non-ASCII marks such as "。" do not.
 
+#include "kvc/version.hpp"
+
 #include <cstdint>
 #include <span>
 #include <string>

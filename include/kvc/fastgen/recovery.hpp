@@ -7,6 +7,8 @@
 // Ā_t = Σ_rows A_row,t the accumulated attention (rows sum to 1, so Σ_t Ā_t is the row count).
 // The constraint is R(C) ≥ T. docs/fastgen.md#recovery
 
+#include "kvc/version.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <span>

@@ -9,6 +9,8 @@
 // with the rest of the cap spent on the heaviest remaining tokens (C_frequent widened to the cap);
 // else (not even C_special fits) its `budget` best special tokens by score.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <span>

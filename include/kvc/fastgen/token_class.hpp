@@ -3,6 +3,8 @@
 // by what it is, not by its attention. The caller knows its tokenizer, so it supplies one class per
 // cached token; classify() builds that mask from token ids and the two id sets.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <ostream>

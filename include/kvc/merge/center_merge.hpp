@@ -7,6 +7,8 @@
 // (off by default: centers keep their own keys, so their attention logits stay exact).
 // The zero class is dropped. Centers keep their original positions. Sums are in double.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

@@ -1,6 +1,8 @@
 #pragma once
 // kvc::merge::drop: the evicted tokens are simply gone; kept keys/values are gathered as stored.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 
 #include "kvc/core/compressed_layer.hpp"

@@ -10,6 +10,8 @@
 //                                               query keeps its original position
 // Only positions change: an engine that caches keys after RoPE re-rotates them by q_i - p_i.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

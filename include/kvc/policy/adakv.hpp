@@ -1,6 +1,8 @@
 #pragma once
 // Ada-KV (Feng et al. 2024) on SnapKV scores ("Ada-SnapKV"): one top-k over all heads of the
 // layer with a per-head floor. docs/adakv.md
+
+#include "kvc/version.hpp"
 #include "kvc/core/pipeline.hpp"
 #include "kvc/score/window_attention.hpp"
 #include "kvc/select/head_adaptive.hpp"

@@ -5,6 +5,8 @@
 // score.window and select.recent are the same observation window; change both together.
 // The paper's method section was not available to kvc; docs/ems.md says what is the paper's
 // and what is kvc's reading.
+
+#include "kvc/version.hpp"
 #include "kvc/core/pipeline.hpp"
 #include "kvc/ems/class_assignment.hpp"
 #include "kvc/merge/center_merge.hpp"

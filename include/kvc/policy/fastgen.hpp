@@ -8,6 +8,8 @@
 //   auto classes = kvc::fastgen::classify(token_ids, special_ids, kvc::fastgen::punctuation_ids(vocab));
 //   kvc::policy::fastgen policy{.select = {.classes = classes}};
 //   auto compressed = policy(layer, kvc::budget::ratio{1.0});
+
+#include "kvc/version.hpp"
 #include "kvc/core/pipeline.hpp"
 #include "kvc/fastgen/selector.hpp"
 #include "kvc/score/accumulated_attention.hpp"

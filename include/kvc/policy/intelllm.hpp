@@ -7,6 +7,8 @@
 //                                        `local` kept tokens become contiguous
 // Defaults (kvc's choices; the abstract gives none): score.window = 32 = select.inner.window
 // (change both together), select.radius = 8, merge.mode = remote_gap, merge.local = 64.
+
+#include "kvc/version.hpp"
 #include "kvc/core/pipeline.hpp"
 #include "kvc/merge/relocate.hpp"
 #include "kvc/score/center_of_gravity.hpp"

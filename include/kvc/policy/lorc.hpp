@@ -4,6 +4,8 @@
 // condition numbers (kvc::project::progressive_rank), and hand the engine one projector per
 // layer and per K/V. docs/lorc.md
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <span>
 #include <string>

@@ -2,6 +2,8 @@
 // PyramidKV (Cai et al. 2024): SnapKV per layer with budgets that shrink linearly from the
 // first to the last layer and keep the model's total. docs/pyramidkv.md
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <span>
 #include <string>

@@ -8,6 +8,8 @@
 // projection (values). One latent serves all kv-heads of the layer, so MHA and GQA are the
 // same code; the cache per token shrinks from kv_heads · head_dim to r. docs/lorc.md
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

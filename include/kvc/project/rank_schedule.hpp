@@ -15,6 +15,8 @@
 // Σ_l r_l = round(ratio · L · full_rank), i.e. the realised ratio is within 1 / (2 L full_rank)
 // of the target. Which cumulative form the paper uses, and what kvc chose: docs/lorc.md.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

@@ -7,6 +7,8 @@
 // A J_1 J_2 ... = B with orthogonal columns; then σ_j = ||b_j||, u_j = b_j / σ_j and
 // V = J_1 J_2 .... A wide matrix (m < n) is decomposed through its transpose.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

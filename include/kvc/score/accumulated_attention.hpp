@@ -3,6 +3,8 @@
 // s[h, t] = reduce_{g in group(h)} sum_j A[g, j, t], over every query the layer carries
 // (or the engine's accumulated weights in layer.attention, when given).
 
+#include "kvc/version.hpp"
+
 #include <vector>
 
 #include "kvc/core/attention.hpp"

@@ -7,6 +7,8 @@
 // The centroid is in token-index units, which are the positions of an uncompressed prompt.
 // kvc::select::centroid_protected shields the tokens around c[h]; the rest go by m[h, t].
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

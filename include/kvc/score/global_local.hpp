@@ -13,6 +13,8 @@
 // Query heads are folded into their kv head with `group` (mean by default).
 // Cost O(q_heads · window · tokens · head_dim); no [window, tokens] attention map is stored.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <string>

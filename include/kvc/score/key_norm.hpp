@@ -2,6 +2,8 @@
 // Key-norm scorer (Devoto et al. 2024): s[h, t] = -||k_t||_2; keys with a low L2 norm tend to
 // draw high attention, so they are kept.
 
+#include "kvc/version.hpp"
+
 #include <cmath>
 
 #include "kvc/core/layer.hpp"

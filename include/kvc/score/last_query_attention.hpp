@@ -5,6 +5,8 @@
 // kvc scores each kv-head on its own; the TOVA reference averages the last query's attention
 // over all heads of the layer so every head keeps the same tokens. docs/tova.md
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <vector>
 

@@ -2,6 +2,8 @@
 // A control: uniform random scores from a seed, a pure function of (seed, head, token) so the
 // same seed gives the same keep_set on every backend.
 
+#include "kvc/version.hpp"
+
 #include <cstdint>
 
 #include "kvc/core/element.hpp"

@@ -2,6 +2,8 @@
 // s[h, t] = t: later tokens score higher. With kvc::select::sink_window or topk it gives
 // StreamingLLM's sink + recent window.
 
+#include "kvc/version.hpp"
+
 #include "kvc/core/layer.hpp"
 #include "kvc/core/scores.hpp"
 

@@ -5,6 +5,8 @@
 // Pooling runs over the prefix (the tokens before the window); window tokens keep their raw sum
 // and are protected by the selector (kvc::select::window_topk).
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <limits>

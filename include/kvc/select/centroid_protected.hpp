@@ -9,6 +9,8 @@
 // tokens Inner always keeps (its sinks / recent window), so it sits in the span that can be
 // evicted. docs/intelllm.md
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

@@ -13,6 +13,8 @@
 // The result is a kvc::ems::class_assignment: one class id per (kv_head, token). The scores-only
 // form stops before step 3 and marks candidates `pending`.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <vector>

@@ -5,6 +5,8 @@
 // safeguard guarantees each head its own best floor(floor_fraction · (budget − recent)) tokens
 // beyond the window (α = 0.2, as in the Ada-KV reference code). docs/adakv.md
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <vector>

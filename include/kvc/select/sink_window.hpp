@@ -2,6 +2,8 @@
 // StreamingLLM's selection (Xiao et al. 2024): the first `sinks` tokens (attention sinks) and
 // the last budget − sinks tokens. Scores are not looked at.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <vector>

@@ -2,6 +2,8 @@
 // Top-k per head, with optional protected sinks (first tokens) and recent window (last tokens):
 // keep = protected ∪ top-(budget − |protected|) of the rest by score. Ties: lower index wins.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <vector>
 

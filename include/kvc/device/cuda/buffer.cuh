@@ -2,6 +2,8 @@
 // Owning device memory for the CUDA fast paths: device_buffer<T> (a typed array that only
 // grows) and scratch (untyped workspace a kernel sequence carves up). Both free on destruction.
 
+#include "kvc/version.hpp"
+
 #include "kvc/device/cuda/detail/prelude.cuh"
 
 #include <cuda_runtime_api.h>

@@ -3,6 +3,8 @@
 //   KVC_CUDA_CHECK(cudaMemcpyAsync(...));     // throws "kvc: CUDA call cudaMemcpyAsync(...) failed: ..."
 //   kvc::device::cuda::check_launch("kvc::device::cuda::topk");  // after a <<<...>>> launch
 
+#include "kvc/version.hpp"
+
 #include "kvc/device/cuda/detail/prelude.cuh"
 
 #include <cuda_runtime_api.h>

@@ -5,6 +5,8 @@
 // attention, other view types, kvc::bf16 storage) keep the Thrust path. Every select::topk
 // (so window_topk and heavy_recent too) runs the radix-select kernel instead of a stable sort.
 
+#include "kvc/version.hpp"
+
 #include <thrust/system/cuda/execution_policy.h>
 
 #include <thrust/copy.h>

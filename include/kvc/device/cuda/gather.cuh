@@ -8,6 +8,8 @@
 //            shared memory: each chunk is read completely before it is written, which is safe
 //            because idx ascends (detail::compaction_order_safe).
 
+#include "kvc/version.hpp"
+
 #include "kvc/device/cuda/detail/prelude.cuh"
 
 #include <cuda_runtime_api.h>

@@ -2,6 +2,8 @@
 // kvc::device::cuda::device_keep_set: a keep_set whose indices live on the GPU. The CSR offsets
 // are kept on both sides (the host copy sizes every output without a synchronisation).
 
+#include "kvc/version.hpp"
+
 #include "kvc/device/cuda/detail/prelude.cuh"
 
 #include <cuda_runtime_api.h>

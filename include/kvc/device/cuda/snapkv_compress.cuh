@@ -4,6 +4,8 @@
 // as kvc::policy::snapkv{}(layer, budget) on the host (scores within docs/cuda.md's tolerance).
 // Every check runs on the host before the first launch; the work is asynchronous on `stream`.
 
+#include "kvc/version.hpp"
+
 #include "kvc/device/cuda/detail/prelude.cuh"
 
 #include <cuda_runtime_api.h>

@@ -12,6 +12,8 @@
 // tokens, those above the threshold, and the first such tied ones, and writes the kept indices
 // ascending.
 
+#include "kvc/version.hpp"
+
 #include "kvc/device/cuda/detail/prelude.cuh"
 
 #include <cub/block/block_scan.cuh>

@@ -17,6 +17,8 @@
 // head_dim a multiple of 16 on sm_80 and later, from tensor cores (WMMA 16x16x16, fp32
 // accumulation): score_math picks, automatic takes tensor cores where they apply.
 
+#include "kvc/version.hpp"
+
 #include "kvc/device/cuda/detail/prelude.cuh"
 
 #include <cuda_bf16.h>

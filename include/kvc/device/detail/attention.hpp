@@ -9,6 +9,8 @@
 //   5. for_each       s[h, t] = fold_g sum_j L[(g, j), t] / sum[(g, j)]
 // where a row r is one (q_head, window query). Memory: 8 · q_heads · window · tokens bytes.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 
 #include <cuda/std/cmath>

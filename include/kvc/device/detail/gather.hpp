@@ -4,6 +4,8 @@
 // (neighbouring threads read neighbouring elements) and a whole row on the host systems (CPP,
 // OMP: a memcpy where the row is contiguous and already of the output type).
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -3,6 +3,8 @@
 // that one sort orders a head's tokens exactly as select::detail::outranks does: higher score
 // first, ties to the lower token index (docs/device.md#tie-breaking).
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

@@ -12,6 +12,8 @@
 // ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7)). The host references sum in one chain; the
 // two differ only in double rounding.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstring>
 #include <type_traits>

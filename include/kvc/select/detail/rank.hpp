@@ -2,6 +2,8 @@
 // Shared by the top-k family: rank a head's tokens by score. Ties go to the lower token index
 // (the earlier token is kept), on every backend; see docs/architecture.md#determinism.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

@@ -2,6 +2,8 @@
 // What a kernel receives instead of a kvc::strided_view: the pointer and the three strides
 // (extents travel separately as shapes), plus the element -> float loads for fp32/fp16/bf16.
 
+#include "kvc/version.hpp"
+
 #include "kvc/device/cuda/detail/prelude.cuh"
 
 #include <cstddef>

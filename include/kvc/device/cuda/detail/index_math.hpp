@@ -3,6 +3,8 @@
 // which window query a score row is, which tokens it sees, which tokens are protected, the
 // pooling window, tile counts, and the chunk order that makes in-place compaction safe.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 
 #include "kvc/core/element.hpp"  // KVC_HOST_DEVICE

@@ -6,6 +6,8 @@
 // radix select (topk.cuh) walks score_key 8 bits at a time with choose_digit, then breaks the
 // remaining ties by index. Plain C++ so the host tests check it on the CPU (docs/cuda.md).
 
+#include "kvc/version.hpp"
+
 #include <cstdint>
 #include <cstring>
 

@@ -7,6 +7,8 @@
 // A budget b is the fraction of the prefix cache kept: tokens per head for token methods, the
 // rank of the K/V projections for LoRC.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>

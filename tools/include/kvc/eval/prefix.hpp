@@ -7,6 +7,8 @@
 //   future       the next `future` real queries, held out for judging [q_heads, future, head_dim]
 // Nothing after P reaches a policy; `future` only reaches kvc::eval::evaluate.
 
+#include "kvc/version.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

@@ -4,6 +4,8 @@
 // integer arrays (token ids, masks: int8-64, uint8-32, bool) read as float, in C or Fortran
 // order; every malformed header is a kvc::error naming what is wrong.
 
+#include "kvc/version.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -13,6 +13,8 @@
 //   Lxx.wv.npy      [d_model, kv_heads*head_dim]  V = x · wv (optional; LoRC)
 // RoPE rotates adjacent pairs (2i, 2i+1) by position · rope_theta^(−2i/head_dim).
 
+#include "kvc/version.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
