@@ -2,7 +2,7 @@
 // A model trace on disk: what a real model's forward pass over a text left in its attention
 // layers, as written by tools/eval/trace.py. One directory:
 //   meta.json       {"n_layers", "layers": [...], "q_heads", "kv_heads", "head_dim", "d_model",
-//                    "rope_theta", "tokens", "bos_id", "model", "text"}
+//                    "rope_theta", "rope", "tokens", "bos_id", "model", "text"}
 //   tokens.npy      int32 [tokens]  token ids
 //   tokens.txt      the vocabulary string of each token, one per line (\\ \n \r \t escaped)
 //   Lxx.q.npy       [q_heads, tokens, head_dim]   post-RoPE queries of layer xx
@@ -12,6 +12,9 @@
 //   Lxx.wk.npy      [d_model, kv_heads*head_dim]  K before RoPE = x · wk (optional; LoRC)
 //   Lxx.wv.npy      [d_model, kv_heads*head_dim]  V = x · wv (optional; LoRC)
 // RoPE rotates adjacent pairs (2i, 2i+1) by position · rope_theta^(−2i/head_dim).
+//
+// Each reader has an in-memory form (parse_trace_meta, trace_tokens, make_trace_layer) that the
+// file readers call, so the checks are the same whether the bytes come from disk or not.
 
 #include "kvc/version.hpp"
 
@@ -21,8 +24,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <limits>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kvc/core/error.hpp"
@@ -33,9 +41,9 @@ namespace kvc::io {
 struct trace_meta {
   std::string model, text;
   std::size_t n_layers = 0, q_heads = 0, kv_heads = 0, head_dim = 0, d_model = 0, tokens = 0;
-  std::vector<std::size_t> layers;  ///< the layers this trace holds
+  std::vector<std::size_t> layers;  ///< the layers this trace holds, ascending
   double rope_theta = 10000.0;
-  std::int64_t bos_id = -1;
+  std::int64_t bos_id = -1;  ///< -1: the model has none
 };
 
 /// One layer of a trace.
@@ -49,62 +57,64 @@ struct trace_layer {
 
 namespace detail {
 
-/// The text right after `"key":` in a flat JSON object, or an error naming the key.
-inline std::size_t json_value_at(const std::string& json, const std::string& key) {
-  const auto k = json.find("\"" + key + "\"");
-  kvc::detail::require(k != std::string::npos, "meta.json", "a \"" + key + "\" entry", "none");
-  auto v = json.find(':', k + key.size() + 2);
-  kvc::detail::require(v != std::string::npos, "meta.json", "':' after \"" + key + "\"", json.substr(k, 40));
-  ++v;
-  while (v < json.size() && (json[v] == ' ' || json[v] == '\n' || json[v] == '\t' || json[v] == '\r')) ++v;
-  return v;
+using json = nlohmann::json;
+
+inline std::string meta_field(std::string_view key) { return "meta.json \"" + std::string(key) + "\""; }
+
+/// What a JSON value is, for error messages: its type, and the value when it is a number.
+inline std::string json_describe(const json& v) {
+  if (v.is_number()) return std::string(v.type_name()) + " " + v.dump();
+  return v.type_name();
 }
 
-inline double json_number(const std::string& json, const std::string& key) {
-  const std::size_t v = json_value_at(json, key);
-  char* end = nullptr;
-  const double d = std::strtod(json.c_str() + v, &end);
-  kvc::detail::require(end != json.c_str() + v, "meta.json \"" + key + "\"", "a number", json.substr(v, 20));
-  return d;
+inline const json& json_member(const json& object, std::string_view key) {
+  const auto it = object.find(std::string(key));
+  kvc::detail::require(it != object.end(), meta_field(key), "present", "missing");
+  return *it;
 }
 
-inline std::size_t json_count(const std::string& json, const std::string& key) {
-  const double d = json_number(json, key);
-  kvc::detail::require(d >= 0.0 && d == std::floor(d), "meta.json \"" + key + "\"", "a non-negative integer", d);
-  return static_cast<std::size_t>(d);
-}
-
-inline std::string json_string(const std::string& json, const std::string& key) {
-  std::size_t v = json_value_at(json, key);
-  kvc::detail::require(v < json.size() && json[v] == '"', "meta.json \"" + key + "\"", "a string",
-                       json.substr(v, 20));
-  std::string out;
-  for (++v; v < json.size() && json[v] != '"'; ++v) {
-    if (json[v] == '\\' && v + 1 < json.size()) ++v;  // keep escaped characters as they are
-    out += json[v];
+/// A JSON integer in [lo, hi]; an integral number written with a fraction or exponent (4.0, 1e3)
+/// counts too, but never a double cast outside the range (1e300, -1, 2.5).
+inline std::int64_t json_integer(const json& v, const std::string& field, std::int64_t lo, std::int64_t hi) {
+  const std::string expected = "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    kvc::detail::require(std::cmp_greater_equal(u, lo) && std::cmp_less_equal(u, hi), field, expected, u);
+    return static_cast<std::int64_t>(u);
   }
-  return out;
+  if (v.is_number_integer()) {
+    const auto i = v.get<std::int64_t>();
+    kvc::detail::require(i >= lo && i <= hi, field, expected, i);
+    return i;
+  }
+  kvc::detail::require(v.is_number_float(), field, expected, json_describe(v));
+  const double d = v.get<double>();
+  // Both bounds are exact doubles below 2^63 once rounded down; compare before converting.
+  kvc::detail::require(std::isfinite(d) && d == std::floor(d) && d >= static_cast<double>(lo) &&
+                           d <= static_cast<double>(hi) && d < 9223372036854775808.0,
+                       field, expected, json_describe(v));
+  const auto i = static_cast<std::int64_t>(d);
+  kvc::detail::require(i >= lo && i <= hi, field, expected, json_describe(v));
+  return i;
 }
 
-inline std::vector<std::size_t> json_counts(const std::string& json, const std::string& key) {
-  std::size_t v = json_value_at(json, key);
-  kvc::detail::require(v < json.size() && json[v] == '[', "meta.json \"" + key + "\"", "an array",
-                       json.substr(v, 20));
-  const auto end = json.find(']', v);
-  kvc::detail::require(end != std::string::npos, "meta.json \"" + key + "\"", "a closed array", json.substr(v, 20));
-  std::vector<std::size_t> out;
-  for (++v; v < end;) {
-    char* stop = nullptr;
-    const long long n = std::strtoll(json.c_str() + v, &stop, 10);
-    if (stop == json.c_str() + v) {
-      ++v;
-      continue;
-    }
-    kvc::detail::require(n >= 0, "meta.json \"" + key + "\"", "non-negative integers", n);
-    out.push_back(static_cast<std::size_t>(n));
-    v = static_cast<std::size_t>(stop - json.c_str());
-  }
-  return out;
+/// The largest count a meta.json field may hold: what keeps a [count] float array addressable.
+inline constexpr std::int64_t max_count = std::numeric_limits<std::ptrdiff_t>::max() / static_cast<std::ptrdiff_t>(sizeof(float));
+
+inline std::size_t json_count(const json& object, std::string_view key, std::int64_t lo = 1) {
+  return static_cast<std::size_t>(json_integer(json_member(object, key), meta_field(key), lo, max_count));
+}
+
+inline std::string json_string(const json& object, std::string_view key) {
+  const json& v = json_member(object, key);
+  kvc::detail::require(v.is_string(), meta_field(key), "a string", json_describe(v));
+  return v.get<std::string>();
+}
+
+/// `a * b` elements of float, or an error naming the counts that overflow.
+inline std::size_t element_product(std::size_t a, std::size_t b, const std::string& field, std::string_view what) {
+  return detail::checked_mul(a, b, static_cast<std::size_t>(max_count), field,
+                             std::string(what) + " to fit in memory as float");
 }
 
 inline std::string read_text(const std::string& path) {
@@ -113,54 +123,117 @@ inline std::string read_text(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-inline std::string layer_file(const std::string& dir, std::size_t layer, const char* what) {
-  char name[32];
+inline std::string layer_name(std::size_t layer, const char* what) {
+  char name[48];
   std::snprintf(name, sizeof name, "L%02zu.%s.npy", layer, what);
-  return (std::filesystem::path(dir) / name).string();
+  return name;
+}
+
+inline std::string layer_file(const std::string& dir, std::size_t layer, const char* what) {
+  return (std::filesystem::path(dir) / layer_name(layer, what)).string();
+}
+
+inline std::string shape_text(const std::vector<std::size_t>& shape) {
+  std::string s;
+  for (auto d : shape) s += (s.empty() ? "" : ", ") + std::to_string(d);
+  return "[" + s + "]";
 }
 
 inline void require_shape(const npy_array& a, const std::vector<std::size_t>& shape, const std::string& what) {
-  std::string want, got;
-  for (auto s : shape) want += (want.empty() ? "" : ", ") + std::to_string(s);
-  for (auto s : a.shape) got += (got.empty() ? "" : ", ") + std::to_string(s);
-  kvc::detail::require(a.shape == shape, what + ".shape", "[" + want + "]", "[" + got + "]");
+  kvc::detail::require(a.shape == shape, what + " shape", shape_text(shape), shape_text(a.shape));
+  std::size_t count = 1;
+  for (auto d : shape)
+    count = detail::checked_mul(count, d, std::numeric_limits<std::size_t>::max(), what + " shape",
+                                "a product of dimensions that fits in size_t");
+  kvc::detail::require(a.data.size() == count, what + " data", std::to_string(count) + " elements", a.data.size());
+}
+
+inline void require_float(const npy_array& a, const std::string& what) {
+  kvc::detail::require(a.dtype.kind == npy_kind::floating, what + " dtype", "a float type (<f2, <f4, <f8)",
+                       a.dtype.descr());
 }
 
 }  // namespace detail
 
-inline trace_meta read_trace_meta(const std::string& dir) {
-  const std::string json = detail::read_text((std::filesystem::path(dir) / "meta.json").string());
+/// Parses the text of meta.json. Every field listed at the top of this file must be present with
+/// its type: counts are integers (n_layers, q_heads, kv_heads, head_dim, d_model, tokens at least
+/// 1, with q_heads a multiple of kv_heads and every array the trace implies addressable as float),
+/// layers a non-empty ascending list of indices below n_layers, rope_theta a positive number,
+/// rope (when present) "adjacent-pairs", bos_id an integer in [-1, 2^31 - 1] (-1: none).
+inline trace_meta parse_trace_meta(std::string_view text) {
+  using kvc::detail::require;
+  detail::json j;
+  try {
+    j = detail::json::parse(text.begin(), text.end());
+  } catch (const detail::json::exception& e) {  // parse errors, and numbers beyond double (out_of_range)
+    throw kvc::error("meta.json", "valid JSON", e.what());
+  }
+  require(j.is_object(), "meta.json", "a JSON object", detail::json_describe(j));
   trace_meta m;
-  m.model = detail::json_string(json, "model");
-  m.text = detail::json_string(json, "text");
-  m.n_layers = detail::json_count(json, "n_layers");
-  m.q_heads = detail::json_count(json, "q_heads");
-  m.kv_heads = detail::json_count(json, "kv_heads");
-  m.head_dim = detail::json_count(json, "head_dim");
-  m.d_model = detail::json_count(json, "d_model");
-  m.tokens = detail::json_count(json, "tokens");
-  m.layers = detail::json_counts(json, "layers");
-  m.rope_theta = detail::json_number(json, "rope_theta");
-  m.bos_id = static_cast<std::int64_t>(detail::json_number(json, "bos_id"));
-  kvc::detail::require(m.kv_heads >= 1 && m.q_heads % m.kv_heads == 0, "meta.json \"q_heads\"",
-                       "a multiple of kv_heads " + std::to_string(m.kv_heads), m.q_heads);
-  for (auto l : m.layers)
-    kvc::detail::require(l < m.n_layers, "meta.json \"layers\"", "indices below n_layers " + std::to_string(m.n_layers),
-                         l);
+  m.model = detail::json_string(j, "model");
+  m.text = detail::json_string(j, "text");
+  m.n_layers = detail::json_count(j, "n_layers");
+  m.q_heads = detail::json_count(j, "q_heads");
+  m.kv_heads = detail::json_count(j, "kv_heads");
+  m.head_dim = detail::json_count(j, "head_dim");
+  m.d_model = detail::json_count(j, "d_model");
+  m.tokens = detail::json_count(j, "tokens");
+  require(m.q_heads % m.kv_heads == 0, detail::meta_field("q_heads"),
+          "a multiple of kv_heads " + std::to_string(m.kv_heads), m.q_heads);
+  // The arrays of a layer: q [q_heads, tokens, head_dim] (k and v are smaller), x [tokens, d_model],
+  // wk and wv [d_model, kv_heads * head_dim].
+  detail::element_product(detail::element_product(m.q_heads, m.tokens, detail::meta_field("tokens"), "q_heads × tokens"),
+                          m.head_dim, detail::meta_field("head_dim"), "q_heads × tokens × head_dim");
+  detail::element_product(m.tokens, m.d_model, detail::meta_field("d_model"), "tokens × d_model");
+  detail::element_product(
+      detail::element_product(m.kv_heads, m.head_dim, detail::meta_field("head_dim"), "kv_heads × head_dim"),
+      m.d_model, detail::meta_field("d_model"), "d_model × kv_heads × head_dim");
+
+  const detail::json& layers = detail::json_member(j, "layers");
+  require(layers.is_array() && !layers.empty(), detail::meta_field("layers"), "a non-empty array",
+          layers.is_array() ? std::string("an empty array") : detail::json_describe(layers));
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const std::string field = detail::meta_field("layers") + "[" + std::to_string(i) + "]";
+    const auto l = static_cast<std::size_t>(
+        detail::json_integer(layers[i], field, 0, static_cast<std::int64_t>(m.n_layers) - 1));
+    require(m.layers.empty() || l > m.layers.back(), field,
+            "a layer above the one before, " + (m.layers.empty() ? std::string() : std::to_string(m.layers.back())),
+            l);
+    m.layers.push_back(l);
+  }
+
+  const detail::json& theta = detail::json_member(j, "rope_theta");
+  require(theta.is_number(), detail::meta_field("rope_theta"), "a positive number", detail::json_describe(theta));
+  m.rope_theta = theta.get<double>();
+  require(std::isfinite(m.rope_theta) && m.rope_theta > 0.0, detail::meta_field("rope_theta"), "a positive number",
+          detail::json_describe(theta));
+  if (j.contains("rope")) {
+    const std::string rope = detail::json_string(j, "rope");
+    require(rope == "adjacent-pairs", detail::meta_field("rope"), "\"adjacent-pairs\" (the pairing apply_rope uses)",
+            "\"" + rope + "\"");
+  }
+  m.bos_id = detail::json_integer(detail::json_member(j, "bos_id"), detail::meta_field("bos_id"), -1,
+                                  std::numeric_limits<std::int32_t>::max());
   return m;
+}
+
+inline trace_meta read_trace_meta(const std::string& dir) {
+  return parse_trace_meta(detail::read_text((std::filesystem::path(dir) / "meta.json").string()));
+}
+
+/// Token ids from tokens.npy's array: an integer array [tokens], each id in [0, 2^31 - 1], exact.
+inline std::vector<std::int32_t> trace_tokens(const npy_array& a, const trace_meta& m) {
+  detail::require_shape(a, {m.tokens}, "tokens.npy");
+  return a.integers<std::int32_t>("tokens.npy", 0);
 }
 
 /// Token ids of the trace, as integers.
 inline std::vector<std::int32_t> read_trace_tokens(const std::string& dir, const trace_meta& m) {
-  const npy_array a = read_npy((std::filesystem::path(dir) / "tokens.npy").string());
-  detail::require_shape(a, {m.tokens}, "tokens.npy");
-  std::vector<std::int32_t> ids(a.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>(a.data[i]);
-  return ids;
+  return trace_tokens(read_npy((std::filesystem::path(dir) / "tokens.npy").string()), m);
 }
 
 /// One string per line, with `\\`, `\n`, `\r`, `\t` unescaped.
-inline std::vector<std::string> parse_token_strings(const std::string& text) {
+inline std::vector<std::string> parse_token_strings(std::string_view text) {
   std::vector<std::string> out;
   std::string cur;
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -179,36 +252,63 @@ inline std::vector<std::string> parse_token_strings(const std::string& text) {
   return out;
 }
 
-inline std::vector<std::string> read_trace_token_strings(const std::string& dir, const trace_meta& m) {
-  auto out = parse_token_strings(detail::read_text((std::filesystem::path(dir) / "tokens.txt").string()));
+/// tokens.txt's strings, one per token of the trace.
+inline std::vector<std::string> trace_token_strings(std::string_view text, const trace_meta& m) {
+  auto out = parse_token_strings(text);
   kvc::detail::require(out.size() == m.tokens, "tokens.txt", std::to_string(m.tokens) + " lines", out.size());
   return out;
 }
 
-/// Reads layer `index` (one of meta.layers) and checks every shape against the meta data;
-/// the LoRC inputs (x, wk, wv) are read when `weights` is set and the files exist.
-inline trace_layer read_trace_layer(const std::string& dir, const trace_meta& m, std::size_t index,
-                                    bool weights = true) {
+inline std::vector<std::string> read_trace_token_strings(const std::string& dir, const trace_meta& m) {
+  return trace_token_strings(detail::read_text((std::filesystem::path(dir) / "tokens.txt").string()), m);
+}
+
+/// Layer `index` (one of m.layers) from its arrays, each checked against the meta data: q, k, v
+/// float arrays of the shapes at the top of this file; x, wk, wv either all empty (no weights) or
+/// all of their shapes.
+inline trace_layer make_trace_layer(const trace_meta& m, std::size_t index, npy_array q, npy_array k, npy_array v,
+                                    npy_array x = {}, npy_array wk = {}, npy_array wv = {}) {
   bool listed = false;
   for (auto l : m.layers) listed = listed || l == index;
   kvc::detail::require(listed, "index", "one of the trace's layers", index);
   trace_layer t;
   t.index = index;
-  t.q = read_npy(detail::layer_file(dir, index, "q"));
-  t.k = read_npy(detail::layer_file(dir, index, "k"));
-  t.v = read_npy(detail::layer_file(dir, index, "v"));
-  detail::require_shape(t.q, {m.q_heads, m.tokens, m.head_dim}, "q");
-  detail::require_shape(t.k, {m.kv_heads, m.tokens, m.head_dim}, "k");
-  detail::require_shape(t.v, {m.kv_heads, m.tokens, m.head_dim}, "v");
-  if (weights && std::filesystem::exists(detail::layer_file(dir, index, "wk"))) {
-    t.x = read_npy(detail::layer_file(dir, index, "x"));
-    t.wk = read_npy(detail::layer_file(dir, index, "wk"));
-    t.wv = read_npy(detail::layer_file(dir, index, "wv"));
-    detail::require_shape(t.x, {m.tokens, m.d_model}, "x");
-    detail::require_shape(t.wk, {m.d_model, m.kv_heads * m.head_dim}, "wk");
-    detail::require_shape(t.wv, {m.d_model, m.kv_heads * m.head_dim}, "wv");
-  }
+  t.q = std::move(q);
+  t.k = std::move(k);
+  t.v = std::move(v);
+  const auto name = [&](const char* what) { return detail::layer_name(index, what); };
+  detail::require_shape(t.q, {m.q_heads, m.tokens, m.head_dim}, name("q"));
+  detail::require_shape(t.k, {m.kv_heads, m.tokens, m.head_dim}, name("k"));
+  detail::require_shape(t.v, {m.kv_heads, m.tokens, m.head_dim}, name("v"));
+  detail::require_float(t.q, name("q"));
+  detail::require_float(t.k, name("k"));
+  detail::require_float(t.v, name("v"));
+  const auto absent = [](const npy_array& a) { return a.shape.empty() && a.data.empty(); };
+  if (absent(x) && absent(wk) && absent(wv)) return t;
+  t.x = std::move(x);
+  t.wk = std::move(wk);
+  t.wv = std::move(wv);
+  detail::require_shape(t.x, {m.tokens, m.d_model}, name("x"));
+  detail::require_shape(t.wk, {m.d_model, m.kv_heads * m.head_dim}, name("wk"));
+  detail::require_shape(t.wv, {m.d_model, m.kv_heads * m.head_dim}, name("wv"));
+  detail::require_float(t.x, name("x"));
+  detail::require_float(t.wk, name("wk"));
+  detail::require_float(t.wv, name("wv"));
   return t;
+}
+
+/// Reads layer `index` (one of meta.layers) and checks every shape against the meta data;
+/// the LoRC inputs (x, wk, wv) are read when `weights` is set and Lxx.wk.npy exists.
+inline trace_layer read_trace_layer(const std::string& dir, const trace_meta& m, std::size_t index,
+                                    bool weights = true) {
+  bool listed = false;
+  for (auto l : m.layers) listed = listed || l == index;
+  kvc::detail::require(listed, "index", "one of the trace's layers", index);
+  const auto read = [&](const char* what) { return read_npy(detail::layer_file(dir, index, what)); };
+  npy_array q = read("q"), k = read("k"), v = read("v");
+  if (weights && std::filesystem::exists(detail::layer_file(dir, index, "wk")))
+    return make_trace_layer(m, index, std::move(q), std::move(k), std::move(v), read("x"), read("wk"), read("wv"));
+  return make_trace_layer(m, index, std::move(q), std::move(k), std::move(v));
 }
 
 /// Rotates `x` ([tokens, heads * head_dim], row-major; token t at position positions[t]) in place
