@@ -124,15 +124,15 @@ struct implementation<merge::center_merge> {
     // 1-2. The scatter into (head, class id) slots; stable, so members stay in token order.
     vector<std::uint64_t, System> slot(cells);
     vector<std::size_t, System> member(cells), slot_begin(slots + 1);
-    thrust::transform(System{}, index, index + cells, slot.begin(), detail::ems_slot_of{raw(a.ids()), n, classes});
-    thrust::copy(System{}, index, index + cells, member.begin());
+    thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), slot.begin(), detail::ems_slot_of{raw(a.ids()), n, classes});
+    thrust::copy(System{}, index, index + kvc::device::detail::steps(cells), member.begin());
     thrust::stable_sort_by_key(System{}, slot.begin(), slot.end(), member.begin());
     const auto slot_id = thrust::counting_iterator<std::uint64_t>(0);
-    thrust::lower_bound(System{}, slot.begin(), slot.end(), slot_id, slot_id + slots + 1, slot_begin.begin());
+    thrust::lower_bound(System{}, slot.begin(), slot.end(), slot_id, slot_id + kvc::device::detail::steps(slots + 1), slot_begin.begin());
 
     // 3. Class weights, the zero class's included (computed, never read).
     vector<double, System> weight(slots);
-    thrust::for_each(System{}, index, index + slots,
+    thrust::for_each(System{}, index, index + kvc::device::detail::steps(slots),
                      detail::ems_slot_weight{s.data(), raw(member), raw(slot_begin), raw(weight)});
 
     // 4. The centers' rows and positions.
@@ -140,14 +140,14 @@ struct implementation<merge::center_merge> {
     auto head_plus_one = detail::heads_of_entries(a.keep());
     const auto rows = [&](const auto& view, std::size_t dim, bool merged, auto& into) {
       using Row = detail::ems_center_row<T, std::remove_cvref_t<decltype(view)>>;
-      thrust::transform(System{}, index, index + a.total() * dim, into.begin(),
+      thrust::transform(System{}, index, index + kvc::device::detail::steps(a.total() * dim), into.begin(),
                         Row{view, s.data(), raw(head_plus_one), thrust::raw_pointer_cast(a.offsets().data()),
                             thrust::raw_pointer_cast(a.indices().data()), raw(member), raw(slot_begin), raw(weight),
                             n, classes, dim, merged});
     };
     rows(l.keys, dk, p.merge_keys, out.keys());
     rows(l.values, dv, p.merge_values, out.values());
-    thrust::transform(System{}, index, index + a.total(), out.positions().begin(),
+    thrust::transform(System{}, index, index + kvc::device::detail::steps(a.total()), out.positions().begin(),
                       detail::gather_positions{l.positions.empty() ? nullptr : l.positions.data(),
                                                thrust::raw_pointer_cast(a.indices().data())});
     return out;

@@ -134,7 +134,7 @@ vector<shield_span, System> shield_spans(exec::device<System> e, const select::c
   const std::size_t last = n - (p.exclude_last < n ? p.exclude_last : n);
   vector<shield_span, System> out(s.heads());
   const auto head = thrust::counting_iterator<std::size_t>(0);
-  thrust::for_each(System{}, head, head + s.heads(),
+  thrust::for_each(System{}, head, head + kvc::device::detail::steps(s.heads()),
                    centroid_shield{s.data(), raw(out), n, p.exclude_first, last, p.radius});
   return out;
 }
@@ -175,15 +175,15 @@ struct implementation<select::centroid_protected<Inner>> {
     if (heads * n > 0) {
       vector<float, System> top(heads);
       const auto row_of = thrust::make_transform_iterator(index, detail::divide_by{n});
-      thrust::reduce_by_key(System{}, row_of, row_of + heads * n, s.values().begin(), thrust::make_discard_iterator(),
+      thrust::reduce_by_key(System{}, row_of, row_of + kvc::device::detail::steps(heads * n), s.values().begin(), thrust::make_discard_iterator(),
                             top.begin(), thrust::equal_to<std::size_t>{}, thrust::maximum<float>{});
-      thrust::transform(System{}, index, index + heads * n, lifted.values().begin(),
+      thrust::transform(System{}, index, index + kvc::device::detail::steps(heads * n), lifted.values().begin(),
                         detail::lift_shield{s.data(), raw(top), raw(spans), n});
     }
     auto keep = implementation_of<Inner>::select(e, p.inner, lifted, budget);
 
     vector<std::size_t, System> kept(heads);
-    thrust::for_each(System{}, index, index + heads,
+    thrust::for_each(System{}, index, index + kvc::device::detail::steps(heads),
                      detail::count_shield_kept{thrust::raw_pointer_cast(keep.offsets().data()),
                                                thrust::raw_pointer_cast(keep.indices().data()), raw(spans), raw(kept)});
     std::vector<std::size_t> host_kept(heads);

@@ -69,7 +69,7 @@ class class_assignment : public device::keep_set<System> {
   [[nodiscard]] std::size_t max_classes() const {
     if (this->heads() == 0) return 1;
     const auto head = thrust::counting_iterator<std::size_t>(0);
-    return 1 + thrust::transform_reduce(System{}, head, head + this->heads(),
+    return 1 + thrust::transform_reduce(System{}, head, head + kvc::device::detail::steps(this->heads()),
                                         detail::kept_of_head{thrust::raw_pointer_cast(this->offsets().data())},
                                         std::size_t{0}, thrust::maximum<std::size_t>{});
   }

@@ -77,14 +77,14 @@ void move_rows_to_front(const View& view, const device::keep_set<System>& keep, 
   const std::size_t dim = view.extent(2);
   const auto index = thrust::counting_iterator<std::size_t>(0);
   if constexpr (host_system_v<System>) {
-    thrust::for_each(System{}, index, index + keep.heads(),
+    thrust::for_each(System{}, index, index + kvc::device::detail::steps(keep.heads()),
                      head_to_front<View>{view, thrust::raw_pointer_cast(keep.indices().data()),
                                          thrust::raw_pointer_cast(keep.offsets().data())});
     return;
   }
   vector<T, System> rows(keep.total() * dim);
   gather(view, keep, head_plus_one, dim, rows);
-  thrust::for_each(System{}, index, index + keep.total() * dim,
+  thrust::for_each(System{}, index, index + kvc::device::detail::steps(keep.total() * dim),
                    scatter_to_front<T, View>{view, thrust::raw_pointer_cast(rows.data()),
                                              thrust::raw_pointer_cast(head_plus_one.data()),
                                              thrust::raw_pointer_cast(keep.offsets().data()), dim});
@@ -105,10 +105,10 @@ void compact(exec::device<System>, const K& keys, const V& values, const device:
   device::vector<std::int64_t, System> moved(keep.total());
   const auto index = thrust::counting_iterator<std::size_t>(0);
   const auto* heads_ptr = thrust::raw_pointer_cast(head_plus_one.data());
-  thrust::transform(System{}, index, index + keep.total(), moved.begin(),
+  thrust::transform(System{}, index, index + kvc::device::detail::steps(keep.total()), moved.begin(),
                     device::detail::gather_head_positions{positions.data(), heads_ptr,
                                                           thrust::raw_pointer_cast(keep.indices().data()), n});
-  thrust::for_each(System{}, index, index + keep.total(),
+  thrust::for_each(System{}, index, index + kvc::device::detail::steps(keep.total()),
                    device::detail::positions_to_front{positions.data(), thrust::raw_pointer_cast(moved.data()),
                                                       heads_ptr, thrust::raw_pointer_cast(keep.offsets().data()), n});
 }

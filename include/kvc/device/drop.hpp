@@ -48,7 +48,7 @@ struct implementation<merge::drop> {
     detail::gather(l.keys, keep, head_plus_one, l.head_dim(), out.keys());
     detail::gather(l.values, keep, head_plus_one, l.values.extent(2), out.values());
     const auto index = thrust::counting_iterator<std::size_t>(0);
-    thrust::transform(System{}, index, index + keep.total(), out.positions().begin(),
+    thrust::transform(System{}, index, index + kvc::device::detail::steps(keep.total()), out.positions().begin(),
                       detail::gather_positions{l.positions.empty() ? nullptr : l.positions.data(),
                                                thrust::raw_pointer_cast(keep.indices().data())});
   }

@@ -149,10 +149,10 @@ class_assignment<System> assign_centers(exec::device<System>, const L& l, const 
   const std::size_t n = l.tokens(), d = l.head_dim(), cells = a.heads() * n;
   const auto index = thrust::counting_iterator<std::size_t>(0);
   vector<double, System> norms(cells);
-  thrust::transform(System{}, index, index + cells, norms.begin(),
+  thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), norms.begin(),
                     detail::ems_key_norm<typename L::key_type>{l.keys, n, d});
   vector<ems::class_id, System> ids = a.ids();
-  thrust::for_each(System{}, index, index + cells,
+  thrust::for_each(System{}, index, index + kvc::device::detail::steps(cells),
                    detail::ems_nearest_center<typename L::key_type>{
                        l.keys, raw(norms), thrust::raw_pointer_cast(a.offsets().data()),
                        thrust::raw_pointer_cast(a.indices().data()), raw(ids), n, d, min_similarity});
@@ -177,13 +177,13 @@ struct implementation<select::evict_merge> {
     vector<std::uint8_t, System> keep(cells), sparse(heads);
     detail::keep_top_per_head(s, 0, recent, budget, raw(keep));
     const auto index = thrust::counting_iterator<std::size_t>(0);
-    thrust::for_each(System{}, index, index + heads,
+    thrust::for_each(System{}, index, index + kvc::device::detail::steps(heads),
                      detail::ems_head_is_sparse{s.data(), raw(keep), raw(sparse), n, p.sparse_mass});
     vector<ems::class_id, System> ids(cells);
     const auto head_of = thrust::make_transform_iterator(index, detail::divide_by{n});
-    thrust::inclusive_scan_by_key(System{}, head_of, head_of + cells,
+    thrust::inclusive_scan_by_key(System{}, head_of, head_of + kvc::device::detail::steps(cells),
                                   thrust::make_transform_iterator(raw(keep), detail::ems_mark_to_id{}), ids.begin());
-    thrust::for_each(System{}, index, index + cells, detail::ems_unkept_ids{raw(keep), raw(sparse), raw(ids), n});
+    thrust::for_each(System{}, index, index + kvc::device::detail::steps(cells), detail::ems_unkept_ids{raw(keep), raw(sparse), raw(ids), n});
     return {detail::keep_set_from_marks<System>(heads, n, raw(keep)), std::move(ids)};
   }
 

@@ -211,7 +211,7 @@ void require_accumulated(const score_buffer<System>& s) {
   vector<double, System> totals(heads);
   const auto index = thrust::counting_iterator<std::size_t>(0);
   const auto row_of = thrust::make_transform_iterator(index, divide_by{n});
-  thrust::reduce_by_key(System{}, row_of, row_of + cells, thrust::make_transform_iterator(s.data(), widen_to_double{}),
+  thrust::reduce_by_key(System{}, row_of, row_of + kvc::device::detail::steps(cells), thrust::make_transform_iterator(s.data(), widen_to_double{}),
                         thrust::make_discard_iterator(), totals.begin());
   std::vector<double> host(heads);
   thrust::copy(totals.begin(), totals.end(), host.begin());
@@ -253,30 +253,30 @@ struct implementation<kvc::fastgen::selector> {
     const auto& c = fg::hybrid_candidates;
 
     vector<detail::fastgen_decision, System> decision(heads);
-    thrust::for_each(System{}, index, index + heads,
+    thrust::for_each(System{}, index, index + kvc::device::detail::steps(heads),
                      detail::fastgen_profile_head{s.data(), member, {c[0], c[1], c[2], c[3], c[4]},
                                                   p.recovery_threshold, capped ? per_head_budget : 0, raw(decision)});
     std::vector<detail::fastgen_decision> host_decision(heads);
     thrust::copy(decision.begin(), decision.end(), host_decision.begin());
 
     vector<std::uint8_t, System> keep(cells);
-    thrust::transform(System{}, index, index + cells, keep.begin(),
+    thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), keep.begin(),
                       detail::fastgen_chosen_marks{member, {c[0], c[1], c[2], c[3], c[4]}, raw(decision)});
     bool any_capped = false;
     for (const auto& d : host_decision) any_capped = any_capped || d.capped;
     if (any_capped) {
       vector<std::uint64_t, System> keys(cells);
       vector<index_t, System> ranked(cells);
-      thrust::transform(System{}, index, index + cells, keys.begin(),
+      thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), keys.begin(),
                         detail::fastgen_cap_key{s.data(), member, {c[0], c[1], c[2], c[3], c[4]}, raw(decision)});
-      thrust::transform(System{}, index, index + cells, ranked.begin(), detail::token_of{n});
+      thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), ranked.begin(), detail::token_of{n});
       thrust::stable_sort_by_key(System{}, keys.begin(), keys.end(), ranked.begin());  // ties: lower index
-      thrust::for_each(System{}, index, index + heads * per_head_budget,
+      thrust::for_each(System{}, index, index + kvc::device::detail::steps(heads * per_head_budget),
                        detail::fastgen_mark_capped{raw(ranked), raw(decision), raw(keep), n, per_head_budget});
     }
 
     vector<detail::fastgen_outcome, System> outcome(heads);
-    thrust::for_each(System{}, index, index + heads, detail::fastgen_recovery{s.data(), raw(keep), n, raw(outcome)});
+    thrust::for_each(System{}, index, index + kvc::device::detail::steps(heads), detail::fastgen_recovery{s.data(), raw(keep), n, raw(outcome)});
     std::vector<detail::fastgen_outcome> host_outcome(heads);
     thrust::copy(outcome.begin(), outcome.end(), host_outcome.begin());
 

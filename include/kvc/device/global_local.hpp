@@ -108,19 +108,19 @@ struct implementation<score::global_local> {
 
       // Steps 1-4: the softmax numerators and row sums of detail::window_attention_scores.
       vector<double, System> A(cells), peak(rows), sum(rows), mass(rows * segments);
-      thrust::transform(System{}, index, index + cells, A.begin(),
+      thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), A.begin(),
                         detail::scaled_logit<typename L::key_type, typename L::query_type>{
                             l.keys, l.queries, shape, d, 1.0 / ::cuda::std::sqrt(static_cast<double>(d))});
-      thrust::reduce_by_key(System{}, row_of, row_of + cells, A.begin(), thrust::make_discard_iterator(),
+      thrust::reduce_by_key(System{}, row_of, row_of + kvc::device::detail::steps(cells), A.begin(), thrust::make_discard_iterator(),
                             peak.begin(), thrust::equal_to<std::size_t>{}, thrust::maximum<double>{});
-      thrust::for_each(System{}, index, index + cells, detail::exp_minus_peak{raw(A), raw(peak), n});
-      thrust::reduce_by_key(System{}, row_of, row_of + cells, A.begin(), thrust::make_discard_iterator(),
+      thrust::for_each(System{}, index, index + kvc::device::detail::steps(cells), detail::exp_minus_peak{raw(A), raw(peak), n});
+      thrust::reduce_by_key(System{}, row_of, row_of + kvc::device::detail::steps(cells), A.begin(), thrust::make_discard_iterator(),
                             sum.begin());
-      thrust::for_each(System{}, index, index + cells, detail::divide_row_by_sum{raw(A), raw(sum), n});
-      thrust::for_each(System{}, index, index + rows * segments,
+      thrust::for_each(System{}, index, index + kvc::device::detail::steps(cells), detail::divide_row_by_sum{raw(A), raw(sum), n});
+      thrust::for_each(System{}, index, index + kvc::device::detail::steps(rows * segments),
                        detail::segment_mass{raw(A), raw(mass), shape, p.segment, segments});
       out.reset(l.kv_heads(), n);
-      thrust::for_each(System{}, index, index + l.kv_heads() * n,
+      thrust::for_each(System{}, index, index + kvc::device::detail::steps(l.kv_heads() * n),
                        detail::global_local_score{raw(A), raw(mass), out.data(), shape, p.segment, segments,
                                                   p.global_weight, p.group});
     }

@@ -56,10 +56,10 @@ struct implementation<score::key_norm> {
     const auto index = thrust::counting_iterator<std::size_t>(0);
     const std::size_t n = l.kv_heads() * l.tokens();
     if constexpr (detail::host_system_v<System>)
-      thrust::transform(System{}, index, index + n, out.data(),
+      thrust::transform(System{}, index, index + kvc::device::detail::steps(n), out.data(),
                         detail::negative_key_norm_rows<typename L::key_type>{l.keys, l.tokens(), l.head_dim()});
     else
-      thrust::transform(System{}, index, index + n, out.data(),
+      thrust::transform(System{}, index, index + kvc::device::detail::steps(n), out.data(),
                         detail::negative_key_norm<typename L::key_type>{l.keys, l.tokens(), l.head_dim()});
   }
 };

@@ -90,7 +90,7 @@ class low_rank_projector {
   template <class T>
   static void multiply(const T* a, std::size_t rows, std::size_t inner, const float* b, std::size_t n, float* out) {
     const auto index = thrust::counting_iterator<std::size_t>(0);
-    thrust::transform(System{}, index, index + rows * n, out, detail::row_times_matrix<T>{a, b, inner, n});
+    thrust::transform(System{}, index, index + kvc::device::detail::steps(rows * n), out, detail::row_times_matrix<T>{a, b, inner, n});
   }
 
   project::weight_shape shape_{};

@@ -31,7 +31,7 @@ struct implementation<score::random> {
   static void score(exec::device<System>, const score::random& p, const L& l, score_buffer<System>& out) {
     out.reset(l.kv_heads(), l.tokens());
     const auto index = thrust::counting_iterator<std::size_t>(0);
-    thrust::transform(System{}, index, index + l.kv_heads() * l.tokens(), out.data(),
+    thrust::transform(System{}, index, index + kvc::device::detail::steps(l.kv_heads() * l.tokens()), out.data(),
                       detail::seeded_uniform{p.seed, l.tokens()});
   }
 };

@@ -29,7 +29,7 @@ struct implementation<score::recency> {
   static void score(exec::device<System>, const score::recency&, const L& l, score_buffer<System>& out) {
     out.reset(l.kv_heads(), l.tokens());
     const auto index = thrust::counting_iterator<std::size_t>(0);
-    thrust::transform(System{}, index, index + l.kv_heads() * l.tokens(), out.data(), detail::token_index{l.tokens()});
+    thrust::transform(System{}, index, index + kvc::device::detail::steps(l.kv_heads() * l.tokens()), out.data(), detail::token_index{l.tokens()});
   }
 };
 

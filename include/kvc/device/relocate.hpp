@@ -83,8 +83,8 @@ void relocate_positions(exec::device<System>, compressed_layer<T, System>& c, me
   const auto* offsets = thrust::raw_pointer_cast(c.keep().offsets().data());
   const auto entry = thrust::counting_iterator<std::size_t>(0);
   if (mode == merge::position_mode::remote_gap) {
-    const auto bad = thrust::find_if(System{}, entry + 1, entry + total, detail::not_ascending{positions, offsets, heads});
-    if (bad != entry + total) {
+    const auto bad = thrust::find_if(System{}, entry + 1, entry + kvc::device::detail::steps(total), detail::not_ascending{positions, offsets, heads});
+    if (bad != entry + kvc::device::detail::steps(total)) {
       const std::size_t e = *bad;
       std::vector<std::size_t> host_offsets(heads + 1);
       thrust::copy(c.keep().offsets().begin(), c.keep().offsets().end(), host_offsets.begin());
@@ -96,7 +96,7 @@ void relocate_positions(exec::device<System>, compressed_layer<T, System>& c, me
     }
   }
   if (mode == merge::position_mode::original) return;
-  thrust::for_each(System{}, entry, entry + total, detail::relocate_entry{positions, offsets, heads, local, mode});
+  thrust::for_each(System{}, entry, entry + kvc::device::detail::steps(total), detail::relocate_entry{positions, offsets, heads, local, mode});
 }
 
 template <class Inner>

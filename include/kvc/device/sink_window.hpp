@@ -43,8 +43,8 @@ struct implementation<select::sink_window> {
     select::detail::require_budget(budget, sinks, n);
     device::keep_set<System> out(s.heads(), n, s.heads() * budget);
     const auto index = thrust::counting_iterator<std::size_t>(0);
-    thrust::transform(System{}, index, index + s.heads() + 1, out.offsets().begin(), detail::uniform_offset{budget});
-    thrust::transform(System{}, index, index + s.heads() * budget, out.indices().begin(),
+    thrust::transform(System{}, index, index + kvc::device::detail::steps(s.heads() + 1), out.offsets().begin(), detail::uniform_offset{budget});
+    thrust::transform(System{}, index, index + kvc::device::detail::steps(s.heads() * budget), out.indices().begin(),
                       detail::sink_or_recent{n, budget, sinks});
     return out;
   }

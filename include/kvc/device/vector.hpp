@@ -5,6 +5,7 @@
 
 #include "kvc/version.hpp"
 
+#include <cstddef>
 #include <type_traits>
 
 #include <thrust/device_vector.h>
@@ -49,6 +50,12 @@ inline constexpr bool host_system_v = std::is_same_v<System, thrust::cpp::tag>
                                       || std::is_same_v<System, thrust::omp::tag>
 #endif
     ;
+}  // namespace detail
+
+namespace detail {
+/// An element count as an iterator step: Thrust's iterators (counting_iterator<std::size_t>
+/// among them) advance by a signed difference_type, and kvc's counts are std::size_t.
+[[nodiscard]] constexpr std::ptrdiff_t steps(std::size_t n) noexcept { return static_cast<std::ptrdiff_t>(n); }
 }  // namespace detail
 
 /// The raw pointer behind a device vector, for the functors (they index it themselves).

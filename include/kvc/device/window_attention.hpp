@@ -63,7 +63,7 @@ struct implementation<score::window_attention> {
       detail::window_attention_scores(e, l, p.window, p.group, device::raw(unpooled));
       out.reset(l.kv_heads(), n);
       const auto index = thrust::counting_iterator<std::size_t>(0);
-      thrust::for_each(System{}, index, index + l.kv_heads() * n,
+      thrust::for_each(System{}, index, index + kvc::device::detail::steps(l.kv_heads() * n),
                        detail::pool_prefix{device::raw(unpooled), out.data(), n, n - w, p.pool / 2, p.pool, p.kind});
     }
   }

@@ -87,7 +87,7 @@ class class_assignment : public keep_set {
   template <class Pred>
   std::size_t count(Pred pred) const noexcept {
     std::size_t c = 0;
-    for (std::size_t t = 0; t < tokens(); ++t) c += pred(t) ? 1 : 0;
+    for (std::size_t t = 0; t < tokens(); ++t) c += pred(t) ? std::size_t{1} : std::size_t{0};
     return c;
   }
 

@@ -17,11 +17,20 @@
 
 namespace kvc::fastgen {
 
+// g++'s -Wshadow reports these scoped enumerators as shadowing the policies fastgen::special and
+// fastgen::punctuation (cache_policy.hpp), although token_class::special can never be named bare.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#endif
 enum class token_class : std::uint8_t {
   plain,        ///< kept only by attention (frequent), position (local) or full
   special,      ///< BOS, chat-template control tokens ([INST], <|im_start|> ...)
   punctuation,  ///< ".", ":", "?" ... (see fastgen::punctuation_ids)
 };
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 inline std::string_view to_string(token_class c) {
   switch (c) {
@@ -36,13 +45,13 @@ inline std::ostream& operator<<(std::ostream& os, token_class c) { return os << 
 inline std::vector<token_class> classify(std::span<const std::int32_t> token_ids,
                                          std::span<const std::int32_t> special_ids,
                                          std::span<const std::int32_t> punctuation_ids) {
-  std::vector<std::int32_t> special(special_ids.begin(), special_ids.end());
+  std::vector<std::int32_t> specials(special_ids.begin(), special_ids.end());
   std::vector<std::int32_t> punct(punctuation_ids.begin(), punctuation_ids.end());
-  std::sort(special.begin(), special.end());
+  std::sort(specials.begin(), specials.end());
   std::sort(punct.begin(), punct.end());
   std::vector<token_class> out(token_ids.size(), token_class::plain);
   for (std::size_t t = 0; t < token_ids.size(); ++t) {
-    if (std::binary_search(special.begin(), special.end(), token_ids[t]))
+    if (std::binary_search(specials.begin(), specials.end(), token_ids[t]))
       out[t] = token_class::special;
     else if (std::binary_search(punct.begin(), punct.end(), token_ids[t]))
       out[t] = token_class::punctuation;

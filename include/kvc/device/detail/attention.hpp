@@ -142,15 +142,15 @@ void window_attention_scores(exec::device<System>, const L& l, std::size_t windo
   const auto row_of = thrust::make_transform_iterator(index, divide_by{n});
 
   vector<double, System> logits(cells), peak(rows), sum(rows);
-  thrust::transform(System{}, index, index + cells, logits.begin(),
+  thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), logits.begin(),
                     scaled_logit<typename L::key_type, typename L::query_type>{
                         l.keys, l.queries, shape, d, 1.0 / ::cuda::std::sqrt(static_cast<double>(d))});
-  thrust::reduce_by_key(System{}, row_of, row_of + cells, logits.begin(), thrust::make_discard_iterator(),
+  thrust::reduce_by_key(System{}, row_of, row_of + kvc::device::detail::steps(cells), logits.begin(), thrust::make_discard_iterator(),
                         peak.begin(), thrust::equal_to<std::size_t>{}, thrust::maximum<double>{});
-  thrust::for_each(System{}, index, index + cells, exp_minus_peak{raw(logits), raw(peak), n});
-  thrust::reduce_by_key(System{}, row_of, row_of + cells, logits.begin(), thrust::make_discard_iterator(),
+  thrust::for_each(System{}, index, index + kvc::device::detail::steps(cells), exp_minus_peak{raw(logits), raw(peak), n});
+  thrust::reduce_by_key(System{}, row_of, row_of + kvc::device::detail::steps(cells), logits.begin(), thrust::make_discard_iterator(),
                         sum.begin());
-  thrust::for_each(System{}, index, index + l.kv_heads() * n,
+  thrust::for_each(System{}, index, index + kvc::device::detail::steps(l.kv_heads() * n),
                    fold_window_weights{raw(logits), raw(sum), out, n, w, l.group(), how});
 }
 
@@ -158,7 +158,7 @@ void window_attention_scores(exec::device<System>, const L& l, std::size_t windo
 template <class System, layer_type L>
 void accumulated_scores(exec::device<System>, const L& l, group_reduce how, float* out) {
   const auto index = thrust::counting_iterator<std::size_t>(0);
-  thrust::for_each(System{}, index, index + l.kv_heads() * l.tokens(),
+  thrust::for_each(System{}, index, index + kvc::device::detail::steps(l.kv_heads() * l.tokens()),
                    fold_accumulated{l.attention.data(), out, l.tokens(), l.group(), how});
 }
 

@@ -29,7 +29,7 @@ template <class System>
 vector<std::size_t, System> heads_of_entries(const device::keep_set<System>& keep) {
   vector<std::size_t, System> out(keep.total());
   const auto entry = thrust::counting_iterator<std::size_t>(0);
-  thrust::upper_bound(System{}, keep.offsets().begin(), keep.offsets().end(), entry, entry + keep.total(), out.begin());
+  thrust::upper_bound(System{}, keep.offsets().begin(), keep.offsets().end(), entry, entry + kvc::device::detail::steps(keep.total()), out.begin());
   return out;
 }
 
@@ -100,13 +100,13 @@ void gather(const View& view, const device::keep_set<System>& keep, const Heads&
   if (keep.total() == 0 || dim == 0) return;
   const auto index = thrust::counting_iterator<std::size_t>(0);
   if constexpr (host_system_v<System>) {
-    thrust::for_each(System{}, index, index + keep.total(),
+    thrust::for_each(System{}, index, index + kvc::device::detail::steps(keep.total()),
                      gather_whole_rows<T, View>{view, thrust::raw_pointer_cast(head_plus_one.data()),
                                                 thrust::raw_pointer_cast(keep.indices().data()), dim,
                                                 thrust::raw_pointer_cast(out.data())});
     return;
   }
-  thrust::for_each(System{}, index, index + keep.total() * dim,
+  thrust::for_each(System{}, index, index + kvc::device::detail::steps(keep.total() * dim),
                    gather_rows<T, View>{view, thrust::raw_pointer_cast(head_plus_one.data()),
                                         thrust::raw_pointer_cast(keep.indices().data()), dim,
                                         thrust::raw_pointer_cast(out.data())});

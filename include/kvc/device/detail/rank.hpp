@@ -122,8 +122,8 @@ device::keep_set<System> top_per_head(const score_buffer<System>& s, std::size_t
   const std::size_t n = s.tokens();
   device::keep_set<System> out(s.heads(), n, s.heads() * k);
   const auto index = thrust::counting_iterator<std::size_t>(0);
-  thrust::transform(System{}, index, index + s.heads() + 1, out.offsets().begin(), times{k});
-  thrust::for_each(System{}, index, index + s.heads(),
+  thrust::transform(System{}, index, index + kvc::device::detail::steps(s.heads() + 1), out.offsets().begin(), times{k});
+  thrust::for_each(System{}, index, index + kvc::device::detail::steps(s.heads()),
                    top_indices_of_head{s.data(), raw(out.indices()), n, sinks, n - (recent < n ? recent : n), k});
   return out;
 }
@@ -136,18 +136,18 @@ void keep_top_per_head(const score_buffer<System>& s, std::size_t sinks, std::si
   const std::size_t n = s.tokens(), cells = s.heads() * n;
   const auto index = thrust::counting_iterator<std::size_t>(0);
   if constexpr (host_system_v<System>) {
-    thrust::for_each(System{}, index, index + s.heads(),
+    thrust::for_each(System{}, index, index + kvc::device::detail::steps(s.heads()),
                      top_of_head{s.data(), keep, n, sinks, n - (recent < n ? recent : n), k});
     return;
   }
   vector<std::uint64_t, System> keys(cells);
   vector<index_t, System> ranked(cells);
-  thrust::transform(System{}, index, index + cells, keys.begin(),
+  thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), keys.begin(),
                     head_rank_key{s.data(), n, sinks, n - (recent < n ? recent : n)});
-  thrust::transform(System{}, index, index + cells, ranked.begin(), token_of{n});
+  thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), ranked.begin(), token_of{n});
   // Stable: equal keys keep token order, so ties go to the lower index.
   thrust::stable_sort_by_key(System{}, keys.begin(), keys.end(), ranked.begin());
-  thrust::for_each(System{}, index, index + s.heads() * k, mark_leading{raw(ranked), keep, n, k});
+  thrust::for_each(System{}, index, index + kvc::device::detail::steps(s.heads() * k), mark_leading{raw(ranked), keep, n, k});
 }
 
 /// Key for Ada-KV's joint ranking: kept tokens lead, then higher score, lower head, lower token.
@@ -171,9 +171,9 @@ void keep_top_jointly(const score_buffer<System>& s, std::size_t already_kept, s
   const std::size_t cells = s.heads() * s.tokens();
   const auto index = thrust::counting_iterator<std::size_t>(0);
   vector<std::uint64_t, System> keys(cells);
-  thrust::transform(System{}, index, index + cells, keys.begin(), joint_rank_key{s.data(), keep});
+  thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), keys.begin(), joint_rank_key{s.data(), keep});
   thrust::sort(System{}, keys.begin(), keys.end());
-  thrust::for_each(System{}, index + already_kept, index + already_kept + extra, mark_flat{raw(keys), keep});
+  thrust::for_each(System{}, index + kvc::device::detail::steps(already_kept), index + kvc::device::detail::steps(already_kept + extra), mark_flat{raw(keys), keep});
 }
 
 struct is_marked {
@@ -192,7 +192,7 @@ device::keep_set<System> keep_set_from_marks(std::size_t heads, std::size_t toke
   vector<std::size_t, System> offsets(heads + 1);
   thrust::fill(System{}, offsets.begin(), offsets.begin() + 1, std::size_t{0});
   thrust::reduce_by_key(System{}, thrust::make_transform_iterator(index, divide_by{tokens}),
-                        thrust::make_transform_iterator(index + cells, divide_by{tokens}),
+                        thrust::make_transform_iterator(index + kvc::device::detail::steps(cells), divide_by{tokens}),
                         thrust::make_transform_iterator(keep, widen{}), thrust::make_discard_iterator(),
                         offsets.begin() + 1);
   thrust::inclusive_scan(System{}, offsets.begin() + 1, offsets.end(), offsets.begin() + 1);
@@ -200,7 +200,7 @@ device::keep_set<System> keep_set_from_marks(std::size_t heads, std::size_t toke
   device::keep_set<System> out(heads, tokens, total);
   thrust::copy(System{}, offsets.begin(), offsets.end(), out.offsets().begin());
   const auto token = thrust::make_transform_iterator(index, token_of{tokens});
-  thrust::copy_if(System{}, token, token + cells, keep, out.indices().begin(), is_marked{});
+  thrust::copy_if(System{}, token, token + kvc::device::detail::steps(cells), keep, out.indices().begin(), is_marked{});
   return out;
 }
 

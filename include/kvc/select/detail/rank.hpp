@@ -20,7 +20,8 @@ namespace kvc::select::detail {
 
 /// True when token a outranks token b.
 inline bool outranks(std::span<const float> s, index_t a, index_t b) {
-  return s[a] > s[b] || (s[a] == s[b] && a < b);
+  const float sa = s[static_cast<std::size_t>(a)], sb = s[static_cast<std::size_t>(b)];
+  return sa > sb || (sa == sb && a < b);
 }
 
 inline void require_finite(const score_matrix& s) {
