@@ -16,24 +16,42 @@ if(NOT KVC_CCCL_INCLUDE_DIR)
   if(TARGET CCCL::libcudacxx)
     get_target_property(_kvc_cccl_dirs _libcudacxx_libcudacxx INTERFACE_INCLUDE_DIRECTORIES)
     foreach(_kvc_dir IN LISTS _kvc_cccl_dirs)
-      if(EXISTS "${_kvc_dir}/cuda/std/mdspan" AND EXISTS "${_kvc_dir}/thrust/version.h")
-        set(KVC_CCCL_INCLUDE_DIR "${_kvc_dir}" CACHE PATH "Directory holding cuda/std/mdspan and thrust/ (CCCL 3)")
+      if(EXISTS "${_kvc_dir}/cuda/std/mdspan")
+        if(EXISTS "${_kvc_dir}/thrust/version.h")        # a toolkit or an install: one directory
+          set(_kvc_found "${_kvc_dir}")
+        elseif(EXISTS "${_kvc_dir}/../../thrust/thrust/version.h")  # a CCCL source checkout
+          get_filename_component(_kvc_root "${_kvc_dir}/../.." ABSOLUTE)
+          set(_kvc_found "${_kvc_dir};${_kvc_root}/thrust;${_kvc_root}/cub")
+        endif()
         break()
       endif()
     endforeach()
+    if(_kvc_found)
+      set(KVC_CCCL_INCLUDE_DIR "${_kvc_found}" CACHE STRING "Directories holding cuda/std/mdspan, thrust/ and cub/ (CCCL 3)")
+    endif()
   endif()
 endif()
 if(NOT KVC_CCCL_INCLUDE_DIR)
   find_path(KVC_CCCL_INCLUDE_DIR cuda/std/mdspan
     HINTS ${CUDAToolkit_INCLUDE_DIRS} $ENV{CUDA_PATH} $ENV{CUDA_HOME} /usr/local/cuda
     PATH_SUFFIXES include/cccl cccl include
-    DOC "Directory holding cuda/std/mdspan and thrust/ (CCCL 3)")
+    DOC "Directories holding cuda/std/mdspan, thrust/ and cub/ (CCCL 3)")
 endif()
-if(NOT KVC_CCCL_INCLUDE_DIR OR NOT EXISTS "${KVC_CCCL_INCLUDE_DIR}/thrust/version.h")
+set(_kvc_have_mdspan OFF)
+set(_kvc_have_thrust OFF)
+foreach(_kvc_dir IN LISTS KVC_CCCL_INCLUDE_DIR)
+  if(EXISTS "${_kvc_dir}/cuda/std/mdspan")
+    set(_kvc_have_mdspan ON)
+  endif()
+  if(EXISTS "${_kvc_dir}/thrust/version.h")
+    set(_kvc_have_thrust ON)
+  endif()
+endforeach()
+if(NOT _kvc_have_mdspan OR NOT _kvc_have_thrust)
   message(FATAL_ERROR "kvc needs the CCCL 3 headers (libcu++ cuda/std/mdspan, Thrust, CUB): install the CUDA "
-                      "toolkit, or get CCCL from https://github.com/NVIDIA/cccl (a source checkout or its "
-                      "install) and set CCCL_DIR, or KVC_CCCL_INCLUDE_DIR to the directory holding cuda/ and "
-                      "thrust/ (now: '${KVC_CCCL_INCLUDE_DIR}')")
+                      "toolkit, or get CCCL from https://github.com/NVIDIA/cccl and set CCCL_DIR to its "
+                      "lib/cmake/cccl, or KVC_CCCL_INCLUDE_DIR to the directories holding cuda/, thrust/ and "
+                      "cub/ (now: '${KVC_CCCL_INCLUDE_DIR}')")
 endif()
 if(NOT TARGET kvc::cccl_headers)
   add_library(kvc::cccl_headers INTERFACE IMPORTED)
