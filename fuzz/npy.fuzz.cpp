@@ -38,7 +38,8 @@ void check_array(const kvc::io::npy_array& a) {
   for (std::size_t i = 0; i < a.uint64.size(); ++i) check(a.data[i] == static_cast<float>(a.uint64[i]));
   // Integer ranges by width.
   if (t.kind == npy_kind::signed_integer && t.width < 8)
-    for (auto v : a.int64) check(v >= -(std::int64_t{1} << (8 * t.width - 1)) && v < (std::int64_t{1} << (8 * t.width - 1)));
+    for (auto v : a.int64)
+      check(v >= -(std::int64_t{1} << (8 * t.width - 1)) && v < (std::int64_t{1} << (8 * t.width - 1)));
   if (t.kind != npy_kind::floating && t.width < 8)
     for (auto v : a.uint64) check(v < (std::uint64_t{1} << (8 * t.width)));
   if (a.shape.size() == 3) (void)a.view3();
@@ -55,11 +56,13 @@ void round_trip(const kvc::io::npy_array& a) {
   check(f.data.size() == a.data.size());
   for (std::size_t i = 0; i < a.data.size(); ++i) check(same_float(f.data[i], a.data[i]));
   if (a.dtype.kind == kvc::io::npy_kind::signed_integer) {
-    const auto i = kvc::io::parse_npy(kvc::io::format_npy<std::int64_t>(a.shape, std::span<const std::int64_t>(a.int64)));
+    const auto i =
+        kvc::io::parse_npy(kvc::io::format_npy<std::int64_t>(a.shape, std::span<const std::int64_t>(a.int64)));
     check(i.int64 == a.int64);
     check(a.integers<std::int64_t>("fuzz") == a.int64);
   } else if (a.dtype.is_integer()) {
-    const auto u = kvc::io::parse_npy(kvc::io::format_npy<std::uint64_t>(a.shape, std::span<const std::uint64_t>(a.uint64)));
+    const auto u =
+        kvc::io::parse_npy(kvc::io::format_npy<std::uint64_t>(a.shape, std::span<const std::uint64_t>(a.uint64)));
     check(u.uint64 == a.uint64);
     check(a.integers<std::uint64_t>("fuzz") == a.uint64);
   }
@@ -67,7 +70,8 @@ void round_trip(const kvc::io::npy_array& a) {
   if (a.dtype.is_integer()) {
     try {
       const auto narrow = a.integers<std::int32_t>("fuzz", 0);
-      for (std::size_t i = 0; i < narrow.size(); ++i) check(narrow[i] >= 0 && static_cast<float>(narrow[i]) == a.data[i]);
+      for (std::size_t i = 0; i < narrow.size(); ++i)
+        check(narrow[i] >= 0 && static_cast<float>(narrow[i]) == a.data[i]);
     } catch (const kvc::error& e) {
       check(e.argument().rfind("fuzz[", 0) == 0);
     }

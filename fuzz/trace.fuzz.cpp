@@ -50,7 +50,8 @@ void check_meta(const kvc::io::trace_meta& m) {
   check(m.n_layers >= 1 && m.q_heads >= 1 && m.kv_heads >= 1 && m.head_dim >= 1 && m.d_model >= 1 && m.tokens >= 1);
   check(m.q_heads % m.kv_heads == 0);
   check(!m.layers.empty());
-  for (std::size_t i = 0; i < m.layers.size(); ++i) check(m.layers[i] < m.n_layers && (i == 0 || m.layers[i - 1] < m.layers[i]));
+  for (std::size_t i = 0; i < m.layers.size(); ++i)
+    check(m.layers[i] < m.n_layers && (i == 0 || m.layers[i - 1] < m.layers[i]));
   check(fits(m.q_heads, m.tokens) && fits(m.q_heads * m.tokens, m.head_dim));
   check(fits(m.tokens, m.d_model));
   check(fits(m.kv_heads, m.head_dim) && fits(m.kv_heads * m.head_dim, m.d_model));

@@ -1,3 +1,4 @@
+
 #include <doctest/doctest.h>
 #include <kvc/io/npy.hpp>
 
@@ -106,15 +107,15 @@ TEST_CASE("float16 payloads and Fortran order are decoded by hand-known values")
   CHECK(f2.int64 == std::vector<std::int64_t>{1, 3, 5, 2, 4, 6});
   CHECK(f2.data == std::vector<float>{1, 3, 5, 2, 4, 6});
   // [2, 2, 2]: memory offset i + 2j + 4k holds that number, so C order (i, j, k) lists i + 2j + 4k.
-  const auto f3 = kvc::io::parse_npy(file_with("{'descr': '|u1', 'fortran_order': True, 'shape': (2, 2, 2), }",
-                                               bytes_of({0, 1, 2, 3, 4, 5, 6, 7})));
+  const auto f3 = kvc::io::parse_npy(
+      file_with("{'descr': '|u1', 'fortran_order': True, 'shape': (2, 2, 2), }", bytes_of({0, 1, 2, 3, 4, 5, 6, 7})));
   CHECK(f3.uint64 == std::vector<std::uint64_t>{0, 4, 2, 6, 1, 5, 3, 7});
 }
 
 TEST_CASE("float32 and float64 payloads by their bits") {
   // float32 -1.5 = 0xbfc00000; float64 0.25 = 0x3fd0000000000000, 1e300 is beyond float: +inf.
-  CHECK(kvc::io::parse_npy(file_with("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
-                                     bytes_of({0, 0, 0xc0, 0xbf})))
+  CHECK(kvc::io::parse_npy(
+            file_with("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", bytes_of({0, 0, 0xc0, 0xbf})))
             .data == std::vector<float>{-1.5f});
   // 1e300 = 0x7e37e43c8800759c.
   const auto d = kvc::io::parse_npy(file_with("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }",
@@ -139,8 +140,8 @@ TEST_CASE("integer and bool payloads are exact; float rounds them") {
 
   // int64 16777217, int64 min, int64 max.
   const auto i8 = parse_npy(file_with("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }",
-                                      bytes_of({0x01, 0, 0, 0x01, 0, 0, 0, 0,  //
-                                                0, 0, 0, 0, 0, 0, 0, 0x80,     //
+                                      bytes_of({0x01, 0,    0,    0x01, 0,    0,    0,    0,     //
+                                                0,    0,    0,    0,    0,    0,    0,    0x80,  //
                                                 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})));
   CHECK(i8.integers<std::int64_t>("ids") ==
         std::vector<std::int64_t>{16777217, std::numeric_limits<std::int64_t>::min(), 9223372036854775807});
@@ -154,18 +155,20 @@ TEST_CASE("integer and bool payloads are exact; float rounds them") {
   CHECK(field_of([&] { (void)u8.integers<std::int64_t>("ids"); }) == "ids[0]");
 
   // uint32 4294967295 fits uint32, not int32.
-  const auto u4 = parse_npy(file_with("{'descr': '<u4', 'fortran_order': False, 'shape': (1,), }",
-                                      bytes_of({0xff, 0xff, 0xff, 0xff})));
+  const auto u4 = parse_npy(
+      file_with("{'descr': '<u4', 'fortran_order': False, 'shape': (1,), }", bytes_of({0xff, 0xff, 0xff, 0xff})));
   CHECK(u4.integers<std::uint32_t>("ids") == std::vector<std::uint32_t>{4294967295u});
   CHECK(field_of([&] { (void)u4.integers<std::int32_t>("ids"); }) == "ids[0]");
 
   // int8 -1, -128 and 127; int16 -32768; uint16 0xffff; bool.
   CHECK(parse_npy(file_with("{'descr': '|i1', 'fortran_order': False, 'shape': (3,), }", bytes_of({0xff, 0x80, 0x7f})))
             .integers<std::int8_t>("m") == std::vector<std::int8_t>{-1, -128, 127});
-  CHECK(parse_npy(file_with("{'descr': '<i2', 'fortran_order': False, 'shape': (1,), }", bytes_of({0x00, 0x80})))
-            .int64 == std::vector<std::int64_t>{-32768});
-  CHECK(parse_npy(file_with("{'descr': '<u2', 'fortran_order': False, 'shape': (1,), }", bytes_of({0xff, 0xff})))
-            .data == std::vector<float>{65535.0f});
+  CHECK(
+      parse_npy(file_with("{'descr': '<i2', 'fortran_order': False, 'shape': (1,), }", bytes_of({0x00, 0x80}))).int64 ==
+      std::vector<std::int64_t>{-32768});
+  CHECK(
+      parse_npy(file_with("{'descr': '<u2', 'fortran_order': False, 'shape': (1,), }", bytes_of({0xff, 0xff}))).data ==
+      std::vector<float>{65535.0f});
   const auto b = parse_npy(file_with("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", bytes_of({1, 0, 1})));
   CHECK(b.dtype.kind == kvc::io::npy_kind::boolean);
   CHECK(b.data == std::vector<float>{1.0f, 0.0f, 1.0f});
@@ -185,7 +188,8 @@ TEST_CASE("headers as NumPy writes or accepts them") {
         std::vector<std::size_t>{1, 1});
   // A scalar (shape ()) has one element; a zero dimension none, whatever the others are.
   CHECK(parse_npy(file_with("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", one)).data.size() == 1);
-  const auto empty = parse_npy(header_only("{'descr': '<f4', 'fortran_order': True, 'shape': (0, 1152921504606846976), }"));
+  const auto empty =
+      parse_npy(header_only("{'descr': '<f4', 'fortran_order': True, 'shape': (0, 1152921504606846976), }"));
   CHECK(empty.shape == std::vector<std::size_t>{0, 1152921504606846976u});  // 2^60 × 4 bytes would fit
   CHECK(empty.data.empty());
   // 64 dimensions (NumPy 2's limit) of 1.
@@ -234,7 +238,7 @@ TEST_CASE("malformed header dicts are rejected naming the header or the key") {
   CHECK(npy_field(header_only("{'descr': '<f4' " + end)) == "npy header");                   // no ','
   CHECK(npy_field(header_only("{'descr': '<f4', " + end + " x")) == "npy header");           // junk after
   CHECK(npy_field(header_only("{'descr': '<f4', " + end + "}")) == "npy header");
-  CHECK(npy_field(header_only("{descr: '<f4', " + end)) == "npy header");    // a name, not a string
+  CHECK(npy_field(header_only("{descr: '<f4', " + end)) == "npy header");   // a name, not a string
   CHECK(npy_field(header_only("{'descr: '<f4', " + end)) == "npy header");  // the key "descr: "
   CHECK(npy_field(header_only("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), '")) == "npy header");
   CHECK(npy_field(header_only("{'descr': '<f4', 'fortran_order': False, 'shape': (1,),, }")) == "npy header");
@@ -246,7 +250,8 @@ TEST_CASE("malformed descr, fortran_order and shape values are rejected naming t
   using kvc::io::parse_npy;
   const auto with = [](const std::string& descr, const std::string& order, const std::string& shape,
                        const std::vector<char>& data = four_zero_bytes) {
-    return npy_field(file_with("{'descr': " + descr + ", 'fortran_order': " + order + ", 'shape': " + shape + ", }", data));
+    return npy_field(
+        file_with("{'descr': " + descr + ", 'fortran_order': " + order + ", 'shape': " + shape + ", }", data));
   };
   CHECK(with("'<f4'", "False", "(1,)") == "no error");
   // descr: big-endian, complex, trailing garbage, no byte order, not a string, unclosed.
@@ -286,7 +291,8 @@ TEST_CASE("malformed descr, fortran_order and shape values are rejected naming t
 TEST_CASE("sizes that overflow and data that disagrees with the shape are rejected") {
   const auto with = [](const std::string& descr, const std::string& order, const std::string& shape,
                        const std::vector<char>& data) {
-    return npy_field(file_with("{'descr': " + descr + ", 'fortran_order': " + order + ", 'shape': " + shape + ", }", data));
+    return npy_field(
+        file_with("{'descr': " + descr + ", 'fortran_order': " + order + ", 'shape': " + shape + ", }", data));
   };
   const std::vector<char> eight(8, 1);
   // 3 × 6148914691236517206 = 2^64 + 2: wrapped, the count would be 2 elements, 8 bytes of <f4,

@@ -242,9 +242,8 @@ TEST_CASE("token ids come through exact and range-checked into int32") {
   };
   CHECK(tokens_field(i64({0, 2147483648, 1})) == "tokens.npy[1]");
   CHECK(kvc::io::trace_tokens(i64({16777217, 1, 2}), m) == std::vector<std::int32_t>{16777217, 1, 2});
-  CHECK(tokens_field(kvc::io::parse_npy(
-            kvc::io::format_npy<std::uint64_t>({3}, std::vector<std::uint64_t>{1, 2, 18446744073709551615u}))) ==
-        "tokens.npy[2]");
+  CHECK(tokens_field(kvc::io::parse_npy(kvc::io::format_npy<std::uint64_t>(
+            {3}, std::vector<std::uint64_t>{1, 2, 18446744073709551615u}))) == "tokens.npy[2]");
   // Float token arrays are not cast: float32 16777217 does not exist.
   CHECK(tokens_field(kvc::io::parse_npy(kvc::io::format_npy<float>({3}, std::vector<float>{0, 1, 2}))) ==
         "tokens.npy dtype");
@@ -255,8 +254,8 @@ TEST_CASE("a layer from arrays in memory is checked against the meta data") {
   const auto layer_field = [&](std::size_t index, kvc::io::npy_array q, kvc::io::npy_array k, kvc::io::npy_array v,
                                kvc::io::npy_array x = {}, kvc::io::npy_array wk = {}, kvc::io::npy_array wv = {}) {
     return field_of([&] {
-      (void)kvc::io::make_trace_layer(m, index, std::move(q), std::move(k), std::move(v), std::move(x),
-                                      std::move(wk), std::move(wv));
+      (void)kvc::io::make_trace_layer(m, index, std::move(q), std::move(k), std::move(v), std::move(x), std::move(wk),
+                                      std::move(wv));
     });
   };
   const auto l = kvc::io::make_trace_layer(m, 1, floats({2, 3, 2}, 5.0f), floats({1, 3, 2}), floats({1, 3, 2}),

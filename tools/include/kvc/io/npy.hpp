@@ -62,8 +62,8 @@ struct npy_dtype {
 /// A loaded array, always in C (row-major) order.
 struct npy_array {
   std::vector<std::size_t> shape;
-  std::vector<float> data;  ///< every element as float (integers rounded to the nearest float)
-  npy_dtype dtype{};        ///< what the file stored
+  std::vector<float> data;            ///< every element as float (integers rounded to the nearest float)
+  npy_dtype dtype{};                  ///< what the file stored
   std::vector<std::int64_t> int64;    ///< exact values of a signed integer array; empty otherwise
   std::vector<std::uint64_t> uint64;  ///< exact values of an unsigned integer or bool array; empty otherwise
 
@@ -77,6 +77,7 @@ struct npy_array {
   /// The exact values of an integer or bool array as T, each checked to lie in [lo, hi]; errors
   /// name `field` ("tokens.npy") and the offending element.
   template <std::integral T>
+    requires(!std::same_as<T, bool>)
   [[nodiscard]] std::vector<T> integers(std::string_view field, T lo = std::numeric_limits<T>::min(),
                                         T hi = std::numeric_limits<T>::max()) const {
     const std::string name(field);
@@ -88,9 +89,9 @@ struct npy_array {
     std::vector<T> out(n);
     for (std::size_t i = 0; i < n; ++i) {
       const auto check = [&](auto v) {
-        kvc::detail::require(std::cmp_greater_equal(v, lo) && std::cmp_less_equal(v, hi),
-                             name + "[" + std::to_string(i) + "]",
-                             "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", v);
+        if (std::cmp_less(v, lo) || std::cmp_greater(v, hi))  // the message is built only on failure
+          kvc::detail::require(false, name + "[" + std::to_string(i) + "]",
+                               "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", v);
         out[i] = static_cast<T>(v);
       };
       if (is_signed)
@@ -200,7 +201,7 @@ class npy_header_parser {
     }
     ++pos_;  // '}'
     skip_space();
-    fail_unless(pos_ == text_.size(), "header", "only whitespace after the dict", excerpt(text_, pos_));
+    fail_unless(pos_ == text_.size(), "header", "only whitespace after the dict", pos_);
     fail_unless(seen == 7u, "header", "the keys 'descr', 'fortran_order' and 'shape'",
                 std::string((seen & 1u) ? "" : "no 'descr' ") + ((seen & 2u) ? "" : "no 'fortran_order' ") +
                     ((seen & 4u) ? "" : "no 'shape'"));
@@ -214,6 +215,10 @@ class npy_header_parser {
   void fail_unless(bool ok, std::string_view what, std::string_view expected, const std::string& actual) const {
     kvc::detail::require(ok, field(what), expected, actual);
   }
+  /// The same with the header text at `at` as the actual value, quoted only on failure.
+  void fail_unless(bool ok, std::string_view what, std::string_view expected, std::size_t at) const {
+    if (!ok) kvc::detail::require(false, field(what), expected, excerpt(text_, at));
+  }
   [[nodiscard]] bool at(char c) const noexcept { return pos_ < text_.size() && text_[pos_] == c; }
   void skip_space() noexcept {
     while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
@@ -221,18 +226,17 @@ class npy_header_parser {
       ++pos_;
   }
   void expect(char c, const std::string& expected) {
-    fail_unless(at(c), "header", expected, excerpt(text_, pos_));
+    fail_unless(at(c), "header", expected, pos_);
     ++pos_;
   }
   /// A quoted string without escapes: 'text' or "text".
   std::string_view string_literal(std::string_view what, std::string_view expected) {
-    fail_unless(at('\'') || at('"'), what, expected, excerpt(text_, pos_));
+    fail_unless(at('\'') || at('"'), what, expected, pos_);
     const char quote = text_[pos_];
     const std::size_t begin = pos_ + 1;
     std::size_t end = begin;
     while (end < text_.size() && text_[end] != quote && text_[end] != '\\' && text_[end] != '\n') ++end;
-    fail_unless(end < text_.size() && text_[end] == quote, what, "a closed string without escapes",
-                excerpt(text_, pos_));
+    fail_unless(end < text_.size() && text_[end] == quote, what, "a closed string without escapes", pos_);
     pos_ = end + 1;
     return text_.substr(begin, end - begin);
   }
@@ -255,7 +259,7 @@ class npy_header_parser {
     fail_unless(false, "descr",
                 "a little-endian float (<f2, <f4, <f8), integer (|i1, <i2, <i4, <i8, |u1, <u2, <u4, <u8) or bool "
                 "(|b1) type",
-                excerpt(text_, start));
+                start);
     return {};
   }
   bool boolean() {
@@ -264,29 +268,27 @@ class npy_header_parser {
       const std::size_t end = pos_ + w.size();  // a whole word: "Truex" is a name, not True
       if (end < text_.size()) {
         const auto c = static_cast<unsigned char>(text_[end]);
-        if (c == '_' || c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
-          return false;
+        if (c == '_' || c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) return false;
       }
       pos_ = end;
       return true;
     };
     if (word("True")) return true;
     if (word("False")) return false;
-    fail_unless(false, "fortran_order", "True or False", excerpt(text_, pos_));
+    fail_unless(false, "fortran_order", "True or False", pos_);
     return false;
   }
   /// A decimal integer literal as Python writes it: 0, or digits without a leading zero.
   std::size_t dimension() {
     const std::size_t start = pos_;
     fail_unless(pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9', "shape",
-                "a tuple of non-negative decimal integers", excerpt(text_, start));
+                "a tuple of non-negative decimal integers", start);
     std::size_t v = 0;
     while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
       const auto digit = static_cast<std::size_t>(text_[pos_] - '0');
-      fail_unless(v <= (npy_max_bytes - digit) / 10, "shape",
-                  "dimensions of at most " + std::to_string(npy_max_bytes), excerpt(text_, start));
-      fail_unless(!(v == 0 && pos_ > start), "shape", "decimal integers without leading zeros",
-                  excerpt(text_, start));
+      fail_unless(v <= (npy_max_bytes - digit) / 10, "shape", "dimensions of at most " + std::to_string(npy_max_bytes),
+                  start);
+      fail_unless(!(v == 0 && pos_ > start), "shape", "decimal integers without leading zeros", start);
       v = v * 10 + digit;
       ++pos_;
     }
@@ -294,14 +296,14 @@ class npy_header_parser {
   }
   std::vector<std::size_t> shape() {
     const std::size_t start = pos_;
-    fail_unless(at('('), "shape", "a tuple such as (2, 3)", excerpt(text_, start));
+    fail_unless(at('('), "shape", "a tuple such as (2, 3)", start);
     ++pos_;
     skip_space();
     std::vector<std::size_t> dims;
     bool comma = false;  // "(3)" is the integer 3, not a tuple: one dimension needs its comma
     while (!at(')')) {
-      fail_unless(dims.size() < npy_max_rank, "shape", "at most " + std::to_string(npy_max_rank) + " dimensions",
-                  excerpt(text_, start));
+      if (dims.size() >= npy_max_rank)
+        fail_unless(false, "shape", "at most " + std::to_string(npy_max_rank) + " dimensions", start);
       dims.push_back(dimension());
       skip_space();
       comma = at(',');
@@ -309,8 +311,8 @@ class npy_header_parser {
       ++pos_;
       skip_space();
     }
-    fail_unless(at(')'), "shape", "',' or ')' between dimensions", excerpt(text_, pos_));
-    fail_unless(dims.size() != 1 || comma, "shape", "a tuple: one dimension is written (n,)", excerpt(text_, start));
+    fail_unless(at(')'), "shape", "',' or ')' between dimensions", pos_);
+    fail_unless(dims.size() != 1 || comma, "shape", "a tuple: one dimension is written (n,)", start);
     ++pos_;
     return dims;
   }
@@ -373,8 +375,7 @@ inline npy_array parse_npy(std::span<const char> bytes, std::string_view source 
   const std::size_t header_len = static_cast<std::size_t>(detail::little_endian(u + 8, length_bytes));
   require(header_len <= bytes.size() - offset, name + " header_len",
           "at most the " + std::to_string(bytes.size() - offset) + " bytes after it", header_len);
-  const detail::npy_header h =
-      detail::npy_header_parser({bytes.data() + offset, header_len}, source).parse();
+  const detail::npy_header h = detail::npy_header_parser({bytes.data() + offset, header_len}, source).parse();
 
   // Element count and byte size, overflow-checked; a zero dimension makes the array empty, but
   // the other dimensions must still fit (as NumPy checks).
@@ -480,9 +481,10 @@ std::vector<char> format_npy(const std::vector<std::size_t>& shape, std::span<co
   std::copy(header.begin(), header.end(), out.begin() + static_cast<std::ptrdiff_t>(prefix.size()));
   std::size_t at = prefix.size() + header.size();
   for (const T value : data) {
-    using bits_t = std::conditional_t<sizeof(T) == 1, std::uint8_t,
-                                      std::conditional_t<sizeof(T) == 2, std::uint16_t,
-                                                         std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
+    using bits_t =
+        std::conditional_t<sizeof(T) == 1, std::uint8_t,
+                           std::conditional_t<sizeof(T) == 2, std::uint16_t,
+                                              std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
     bits_t bits{};
     std::memcpy(&bits, &value, sizeof(T));
     for (std::size_t b = 0; b < sizeof(T); ++b) out[at++] = static_cast<char>((bits >> (8 * b)) & 0xffu);

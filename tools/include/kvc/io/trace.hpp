@@ -26,12 +26,13 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "kvc/core/error.hpp"
 #include "kvc/io/npy.hpp"
@@ -99,7 +100,8 @@ inline std::int64_t json_integer(const json& v, const std::string& field, std::i
 }
 
 /// The largest count a meta.json field may hold: what keeps a [count] float array addressable.
-inline constexpr std::int64_t max_count = std::numeric_limits<std::ptrdiff_t>::max() / static_cast<std::ptrdiff_t>(sizeof(float));
+inline constexpr std::int64_t max_count =
+    std::numeric_limits<std::ptrdiff_t>::max() / static_cast<std::ptrdiff_t>(sizeof(float));
 
 inline std::size_t json_count(const json& object, std::string_view key, std::int64_t lo = 1) {
   return static_cast<std::size_t>(json_integer(json_member(object, key), meta_field(key), lo, max_count));
@@ -182,23 +184,23 @@ inline trace_meta parse_trace_meta(std::string_view text) {
           "a multiple of kv_heads " + std::to_string(m.kv_heads), m.q_heads);
   // The arrays of a layer: q [q_heads, tokens, head_dim] (k and v are smaller), x [tokens, d_model],
   // wk and wv [d_model, kv_heads * head_dim].
-  detail::element_product(detail::element_product(m.q_heads, m.tokens, detail::meta_field("tokens"), "q_heads × tokens"),
-                          m.head_dim, detail::meta_field("head_dim"), "q_heads × tokens × head_dim");
+  detail::element_product(
+      detail::element_product(m.q_heads, m.tokens, detail::meta_field("tokens"), "q_heads × tokens"), m.head_dim,
+      detail::meta_field("head_dim"), "q_heads × tokens × head_dim");
   detail::element_product(m.tokens, m.d_model, detail::meta_field("d_model"), "tokens × d_model");
   detail::element_product(
-      detail::element_product(m.kv_heads, m.head_dim, detail::meta_field("head_dim"), "kv_heads × head_dim"),
-      m.d_model, detail::meta_field("d_model"), "d_model × kv_heads × head_dim");
+      detail::element_product(m.kv_heads, m.head_dim, detail::meta_field("head_dim"), "kv_heads × head_dim"), m.d_model,
+      detail::meta_field("d_model"), "d_model × kv_heads × head_dim");
 
   const detail::json& layers = detail::json_member(j, "layers");
   require(layers.is_array() && !layers.empty(), detail::meta_field("layers"), "a non-empty array",
           layers.is_array() ? std::string("an empty array") : detail::json_describe(layers));
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const std::string field = detail::meta_field("layers") + "[" + std::to_string(i) + "]";
-    const auto l = static_cast<std::size_t>(
-        detail::json_integer(layers[i], field, 0, static_cast<std::int64_t>(m.n_layers) - 1));
+    const auto l =
+        static_cast<std::size_t>(detail::json_integer(layers[i], field, 0, static_cast<std::int64_t>(m.n_layers) - 1));
     require(m.layers.empty() || l > m.layers.back(), field,
-            "a layer above the one before, " + (m.layers.empty() ? std::string() : std::to_string(m.layers.back())),
-            l);
+            "a layer above the one before, " + (m.layers.empty() ? std::string() : std::to_string(m.layers.back())), l);
     m.layers.push_back(l);
   }
 
