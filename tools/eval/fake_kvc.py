@@ -3,11 +3,11 @@
 that ppl.py uses.  It is useful to test the harness without a C++ build and
 documents the protocol:
 
-  fake_kvc.py methods
+  fake_kvc.py methods --names
       prints the available method names, one per line.
 
   fake_kvc.py compress --trace TRACE_DIR --prefix P --methods m1,m2
-                       --budgets 0.10,0.50 --out OUT_DIR
+                       --budgets 0.10,0.50 --out OUT_DIR [--skip-refused] [--quiet]
       reads TRACE_DIR/meta.json (and LNN.k/v.npy where needed) and writes,
       for every method m, budget b and traced layer L:
         OUT_DIR/m/{b:.2f}/LNN.mask.npy  float32 [kv_heads, P], 1.0 = kept
@@ -77,13 +77,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("methods", help="list method names")
+    m = sub.add_parser("methods", help="list method names")
+    m.add_argument("--names", action="store_true", help="names only, one per line (the only listing here)")
     c = sub.add_parser("compress", help="compress a traced prefix")
     c.add_argument("--trace", required=True)
     c.add_argument("--prefix", type=int, required=True)
     c.add_argument("--methods", required=True)
     c.add_argument("--budgets", required=True)
     c.add_argument("--out", required=True)
+    c.add_argument("--skip-refused", action="store_true", help="accepted; these methods refuse no budget")
+    c.add_argument("-q", "--quiet", action="store_true", help="accepted; there is no progress to silence")
     args = ap.parse_args()
     if args.cmd == "methods":
         print("\n".join(METHODS))

@@ -9,7 +9,7 @@ For every prefix length P (default 1024 and 2048) the script
      are tokens P .. P+F-1, the targets tokens P+1 .. P+F;
   3. runs the kvc command-line tool once for all methods and budgets:
          KVC compress --trace TRACE_DIR --prefix P --methods m1,m2,...
-                      --budgets 0.10,0.20,0.50 --out OUT_DIR
+                      --budgets 0.10,0.20,0.50 --out OUT_DIR --skip-refused
   4. for every (method, budget) scores the same F tokens again, with the
      prefix cache of every layer replaced by the compressed one.
 
@@ -24,7 +24,9 @@ Output protocol of ``KVC compress`` (for every method m, budget b and layer L):
 k/v files are written only by methods that change the kept keys/values
 (merging, projection); they hold the compressed post-RoPE keys / values at the
 kept tokens' original positions and replace the original prefix cache.
-``KVC methods`` prints the available method names, one per line.
+``KVC methods --names`` prints the available method names, one per line.
+With ``--skip-refused`` the tool writes no folder for a budget a method refuses
+(it says why on stderr) instead of failing. docs/cli.md describes the tool.
 See fake_kvc.py for a minimal implementation of this protocol.
 """
 
@@ -203,7 +205,7 @@ def main() -> int:
     if args.methods:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     else:
-        methods = [l.strip() for l in run_tool(kvc + ["methods"]).splitlines() if l.strip()]
+        methods = [l.strip() for l in run_tool(kvc + ["methods", "--names"]).splitlines() if l.strip()]
     if not methods:
         raise SystemExit("no methods to evaluate")
     print(f"methods: {', '.join(methods)}")
@@ -244,14 +246,14 @@ def main() -> int:
             run_tool(kvc + ["compress", "--trace", str(trace_dir), "--prefix", str(P),
                             "--methods", ",".join(methods),
                             "--budgets", ",".join(f"{b:.2f}" for b in budgets),
-                            "--out", str(out_dir)])
+                            "--out", str(out_dir), "--skip-refused"])
             bar.update(1)
 
             for m in methods:
                 for b in budgets:
                     bar.set_postfix_str(f"P={P} {m} {b:.2f}")
                     if not (out_dir / m / f"{b:.2f}").is_dir():
-                        # the tool skips a budget the method cannot meet (it says why)
+                        # --skip-refused: no folder for a budget the method refuses
                         bar.update(1)
                         continue
                     caches, kept = load_compressed(out_dir, m, b, P, full, cfg)

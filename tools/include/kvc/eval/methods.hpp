@@ -1,25 +1,45 @@
 #pragma once
 // Every kvc method, by name, as the evaluation runs it on a real model's prefix (kvc::eval::
-// prefix_layer per layer). Adding a method to the evaluation is one line in methods():
-//   per_layer("name", kvc::policy::something{})            a per-layer policy at budget::ratio
-//   per_layer("name", [](const model_prefix& m) { ... })   one built from what the model offers
-//   {"name", function}                                     a model-level method (PyramidKV, LoRC)
-// A budget b is the fraction of the prefix cache kept: tokens per head for token methods, the
-// rank of the K/V projections for LoRC.
+// prefix_layer per layer), with every parameter of its policy: the one list the evaluation, the
+// command-line tool (`kvc methods`, `--param METHOD.NAME=VALUE`, docs/cli.md) and the tests read.
+//
+// A parameter is a member (or members that must stay equal, e.g. SnapKV's score.window and
+// select.window) of the registry's starting value of the method; its default is read from that
+// value, so it is the policy struct's own default-initialised member unless the entry says
+// otherwise (random's seed, FastGen's budget use, which attention a scorer sees), and `kvc
+// methods` then shows both. Adding a method is one entry in methods(): a name, one line, its
+// docs page, the policy and its parameters.
+//
+// A budget is a share of each head's prefix tokens (budget::ratio) or exactly that many tokens
+// per head (budget::tokens): the average per layer for PyramidKV; for LoRC, which keeps every
+// token, a share of the K/V rank (tokens n of a P-token prefix count as the share n / P).
 
 #include "kvc/version.hpp"
 
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
+#include <map>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <type_traits>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "kvc/core/budget.hpp"
 #include "kvc/core/compressed_layer.hpp"
 #include "kvc/core/error.hpp"
+#include "kvc/core/layer.hpp"
 #include "kvc/eval/prefix.hpp"
 #include "kvc/fastgen/punctuation.hpp"
 #include "kvc/fastgen/token_class.hpp"
@@ -44,6 +64,9 @@ struct model_prefix {
   std::span<const prefix_layer> layers;
   std::span<const fastgen::token_class> classes;  ///< FastGen's class of each prefix token
   double rope_theta = 10000.0;                    ///< for methods that rebuild keys (LoRC)
+
+  /// P: the prefix tokens every layer holds (0 without layers).
+  [[nodiscard]] std::size_t prefix() const noexcept { return layers.empty() ? 0 : layers[0].options().prefix; }
 };
 
 /// A compressed model: one compressed layer per input layer, and the cache memory it keeps.
@@ -53,10 +76,293 @@ struct compressed_model {
   std::vector<double> layer_fraction;  ///< the same, per layer
 };
 
-struct method {
-  std::string name;
-  std::function<compressed_model(const model_prefix&, double budget)> compress;
+/// One run's budget: a share of each head's prefix tokens, or exactly that many tokens per head.
+using method_budget = std::variant<budget::ratio, budget::tokens>;
+
+/// The budget as the tool's output and folders name it: "0.20" for a ratio, "256t" for tokens.
+inline std::string budget_name(const method_budget& b) {
+  if (const auto* t = std::get_if<budget::tokens>(&b)) return std::to_string(t->value) + "t";
+  char s[32];
+  std::snprintf(s, sizeof s, "%.2f", std::get<budget::ratio>(b).value);
+  return s;
+}
+
+/// The budget as a share of a `prefix`-token cache (tokens n count as n / prefix).
+inline double budget_share(const method_budget& b, std::size_t prefix) {
+  if (const auto* t = std::get_if<budget::tokens>(&b))
+    return prefix == 0 ? 0.0 : static_cast<double>(t->value) / static_cast<double>(prefix);
+  return std::get<budget::ratio>(b).value;
+}
+
+/// Which attention a per-layer method's scorer sees.
+enum class attention_seen {
+  prefix,  ///< every prefix query's, accumulated (what H2O's engine keeps during prefill); only
+           ///< scorers that read layer.attention (H2O, FastGen, IntelLLM's CGE) see a difference
+  window,  ///< only the window queries' (prefix_layer::window_layer)
 };
+
+/// One parameter of a method, as `kvc methods` lists it and `--param METHOD.NAME=VALUE` sets it.
+struct method_parameter {
+  std::string name;            ///< e.g. "window"
+  std::string meaning;         ///< one line
+  std::string accepts;         ///< the values it takes, in words
+  std::string value;           ///< in this method (the default unless set with method::with)
+  std::string default_value;   ///< in methods()
+  std::string policy_default;  ///< in the default-initialised policy; differs where methods() starts elsewhere
+  bool observation_window = false;  ///< a count of the last prefix queries the method reads
+};
+
+class method {
+ public:
+  using run_function = std::function<compressed_model(const model_prefix&, const method_budget&)>;
+  using with_function = std::function<method(const std::map<std::string, std::string>&)>;
+
+  std::string name;
+  std::string summary;  ///< what it does, in one line
+  std::string docs;     ///< its page, e.g. "docs/snapkv.md"
+  std::vector<method_parameter> parameters;
+
+  method() = default;
+  method(std::string name, std::string summary, std::string docs, std::vector<method_parameter> parameters,
+         run_function run, with_function with)
+      : name(std::move(name)), summary(std::move(summary)), docs(std::move(docs)),
+        parameters(std::move(parameters)), run_(std::move(run)), with_(std::move(with)) {}
+
+  /// Compresses every layer of `m`, keeping `ratio` of each head's tokens.
+  [[nodiscard]] compressed_model compress(const model_prefix& m, double ratio) const {
+    return run_(m, budget::ratio{ratio});
+  }
+  [[nodiscard]] compressed_model compress(const model_prefix& m, const method_budget& b) const { return run_(m, b); }
+
+  /// This method with the parameters `values` (name -> value) set, applied in the order of
+  /// `parameters`; an unknown name or a value the parameter does not take is a kvc::error that
+  /// lists what it accepts.
+  [[nodiscard]] method with(const std::map<std::string, std::string>& values) const { return with_(values); }
+
+  /// The parameter called `n`, or a kvc::error listing this method's parameters.
+  [[nodiscard]] const method_parameter& parameter(std::string_view n) const {
+    for (const auto& p : parameters)
+      if (p.name == n) return p;
+    kvc::detail::require(false, name + " parameter", parameter_names().empty() ? "none (" + name + " has no parameters)"
+                                                                               : "one of " + parameter_names(),
+                         n);
+    return parameters.front();  // not reached
+  }
+  [[nodiscard]] std::string parameter_names() const {
+    std::string out;
+    for (const auto& p : parameters) out += (out.empty() ? "" : ", ") + p.name;
+    return out;
+  }
+  /// The value of parameter `n` as a T (a bool, enum, unsigned or double, as the parameter is).
+  template <class T>
+  [[nodiscard]] T value(std::string_view n) const;
+  /// The most prefix queries any of its observation windows reads (0: it reads no window).
+  [[nodiscard]] std::size_t observation_window() const {
+    std::size_t w = 0;
+    for (const auto& p : parameters)
+      if (p.observation_window) w = std::max(w, value<std::size_t>(p.name));
+    return w;
+  }
+
+ private:
+  run_function run_;
+  with_function with_;
+};
+
+namespace detail {
+
+/// Fills kept_fraction and layer_fraction from the layers' keep-sets (token methods).
+inline void count_kept_tokens(compressed_model& m) {
+  double kept = 0.0, full = 0.0;
+  m.layer_fraction.clear();
+  for (const auto& c : m.layers) {
+    const auto k = static_cast<double>(c.keep().total()), f = static_cast<double>(c.heads() * c.keep().tokens());
+    m.layer_fraction.push_back(f > 0.0 ? k / f : 0.0);
+    kept += k;
+    full += f;
+  }
+  m.kept_fraction = full > 0.0 ? kept / full : 0.0;
+}
+
+/// The names of an enum's values, as parameters spell them.
+template <class E>
+struct enum_names;
+template <>
+struct enum_names<group_reduce> {
+  static constexpr std::array<std::pair<group_reduce, std::string_view>, 2> values{
+      {{group_reduce::mean, "mean"}, {group_reduce::max, "max"}}};
+};
+template <>
+struct enum_names<score::pooling> {
+  static constexpr std::array<std::pair<score::pooling, std::string_view>, 2> values{
+      {{score::pooling::max, "max"}, {score::pooling::average, "average"}}};
+};
+template <>
+struct enum_names<merge::position_mode> {
+  static constexpr std::array<std::pair<merge::position_mode, std::string_view>, 3> values{
+      {{merge::position_mode::original, "original"},
+       {merge::position_mode::repacked, "repacked"},
+       {merge::position_mode::remote_gap, "remote_gap"}}};
+};
+template <>
+struct enum_names<fastgen::budget_use> {
+  static constexpr std::array<std::pair<fastgen::budget_use, std::string_view>, 2> values{
+      {{fastgen::budget_use::ignore, "ignore"}, {fastgen::budget_use::cap, "cap"}}};
+};
+template <>
+struct enum_names<project::cumulation> {
+  static constexpr std::array<std::pair<project::cumulation, std::string_view>, 2> values{
+      {{project::cumulation::log_product, "log_product"}, {project::cumulation::sum, "sum"}}};
+};
+template <>
+struct enum_names<attention_seen> {
+  static constexpr std::array<std::pair<attention_seen, std::string_view>, 2> values{
+      {{attention_seen::prefix, "prefix"}, {attention_seen::window, "window"}}};
+};
+
+/// A parameter value as text (shortest round-trip form for doubles) ...
+template <class T>
+std::string show_value(const T& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v ? "true" : "false";
+  } else if constexpr (std::is_enum_v<T>) {
+    for (const auto& [e, n] : enum_names<T>::values)
+      if (e == v) return std::string(n);
+    return std::to_string(static_cast<long long>(v));
+  } else {
+    static_assert(std::is_arithmetic_v<T>, "kvc::eval: a parameter is a bool, an enum, an unsigned or a double");
+    std::array<char, 64> s{};
+    const auto r = std::to_chars(s.data(), s.data() + s.size(), v);
+    return std::string(s.data(), r.ptr);
+  }
+}
+
+/// ... what it accepts, in words ...
+template <class T>
+std::string accepted_values() {
+  if constexpr (std::is_same_v<T, bool>) {
+    return "true or false";
+  } else if constexpr (std::is_enum_v<T>) {
+    std::string out;
+    for (std::size_t i = 0; i < enum_names<T>::values.size(); ++i)
+      out += std::string(i == 0 ? "one of " : ", ") + std::string(enum_names<T>::values[i].second);
+    return out;
+  } else if constexpr (std::is_integral_v<T>) {
+    static_assert(std::is_unsigned_v<T>, "kvc::eval: integer parameters are counts or seeds (unsigned)");
+    return "an integer >= 0";
+  } else {
+    return "a finite number";
+  }
+}
+
+/// ... and read back from text (empty: not a value T takes).
+template <class T>
+std::optional<T> parse_value(std::string_view s) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (s == "true" || s == "1") return true;
+    if (s == "false" || s == "0") return false;
+    return std::nullopt;
+  } else if constexpr (std::is_enum_v<T>) {
+    for (const auto& [e, n] : enum_names<T>::values)
+      if (n == s) return e;
+    return std::nullopt;
+  } else {
+    T v{};
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || r.ec != std::errc{} || r.ptr != s.data() + s.size()) return std::nullopt;
+    if constexpr (std::is_floating_point_v<T>)
+      if (!std::isfinite(v)) return std::nullopt;
+    return v;
+  }
+}
+
+/// One parameter of a registry state S: members of S reached by `access` functions.
+template <class S>
+struct field {
+  std::string name, meaning, accepts;
+  std::function<std::string(const S&)> get;
+  std::function<bool(S&, std::string_view)> set;  ///< false: not a value it takes
+  bool observation_window = false;
+};
+
+/// A parameter held by one member of S, or by several that must stay equal (the first is shown;
+/// all are set). Each `access` is `[](auto& s) -> auto& { return s.member; }`.
+template <class S, class First, class... More>
+field<S> member(std::string name, std::string meaning, First first, More... more) {
+  using T = std::remove_cvref_t<decltype(first(std::declval<S&>()))>;
+  static_assert((std::is_same_v<T, std::remove_cvref_t<decltype(more(std::declval<S&>()))>> && ...),
+                "kvc::eval: members set together have one type");
+  field<S> f;
+  f.name = std::move(name);
+  f.meaning = std::move(meaning);
+  f.accepts = accepted_values<T>();
+  f.get = [first](const S& s) { return show_value(first(s)); };
+  f.set = [first, more...](S& s, std::string_view text) {
+    const auto v = parse_value<T>(text);
+    if (!v) return false;
+    first(s) = *v;
+    ((more(s) = *v), ...);
+    return true;
+  };
+  return f;
+}
+
+/// An observation window: a count of the last prefix queries the method reads.
+template <class S, class... Access>
+field<S> window(std::string name, std::string meaning, Access... access) {
+  auto f = member<S>(std::move(name), std::move(meaning), access...);
+  f.observation_window = true;
+  return f;
+}
+
+/// The registry entry of one method: its parameters over a state S, and how S compresses.
+template <class S>
+struct entry {
+  std::string name, summary, docs;
+  std::vector<field<S>> fields;
+  std::function<compressed_model(const S&, const model_prefix&, const method_budget&)> run;
+  S start;  ///< the registry's defaults
+  S plain;  ///< the default-initialised policy's
+};
+
+template <class S>
+method make_method(std::shared_ptr<const entry<S>> e, S state) {
+  std::vector<method_parameter> ps;
+  for (const auto& f : e->fields)
+    ps.push_back({f.name, f.meaning, f.accepts, f.get(state), f.get(e->start), f.get(e->plain), f.observation_window});
+  auto run = [e, state](const model_prefix& m, const method_budget& b) { return e->run(state, m, b); };
+  auto with = [e, state](const std::map<std::string, std::string>& values) {
+    std::string names;
+    for (const auto& f : e->fields) names += (names.empty() ? "" : ", ") + f.name;
+    for (const auto& [n, v] : values) {
+      const bool known = std::any_of(e->fields.begin(), e->fields.end(), [&](const auto& f) { return f.name == n; });
+      kvc::detail::require(known, e->name + " parameter",
+                           names.empty() ? "none (" + e->name + " has no parameters)" : "one of " + names, n);
+    }
+    S next = state;
+    for (const auto& f : e->fields)  // in the table's order: a tied window before what follows it
+      if (const auto it = values.find(f.name); it != values.end())
+        kvc::detail::require(f.set(next, it->second), e->name + "." + f.name, f.accepts, it->second);
+    return make_method(e, next);
+  };
+  return {e->name, e->summary, e->docs, std::move(ps), std::move(run), std::move(with)};
+}
+
+template <class S>
+method make_method(entry<S> e) {
+  auto shared = std::make_shared<const entry<S>>(std::move(e));
+  return make_method(shared, shared->start);
+}
+
+}  // namespace detail
+
+template <class T>
+T method::value(std::string_view n) const {
+  const auto& p = parameter(n);
+  const auto v = detail::parse_value<T>(p.value);
+  kvc::detail::require(v.has_value(), name + "." + p.name, p.accepts, p.value);
+  return *v;
+}
 
 /// FastGen's classes of a token sequence: `special_id` (the BOS) is special, tokens whose
 /// vocabulary string is punctuation (fastgen::punctuation_ids) are punctuation.
@@ -74,64 +380,52 @@ inline std::vector<fastgen::token_class> token_classes(std::span<const std::int3
   return fastgen::classify(positions, special, fastgen::punctuation_ids(strings));
 }
 
-namespace detail {
-/// Fills kept_fraction and layer_fraction from the layers' keep-sets (token methods).
-inline void count_kept_tokens(compressed_model& m) {
-  double kept = 0.0, full = 0.0;
-  m.layer_fraction.clear();
-  for (const auto& c : m.layers) {
-    const auto k = static_cast<double>(c.keep().total()), f = static_cast<double>(c.heads() * c.keep().tokens());
-    m.layer_fraction.push_back(f > 0.0 ? k / f : 0.0);
-    kept += k;
-    full += f;
-  }
-  m.kept_fraction = full > 0.0 ? kept / full : 0.0;
-}
-}  // namespace detail
-
-/// Which attention a per-layer method's scorer sees.
-enum class attention_seen {
-  prefix,  ///< every prefix query's, accumulated (what H2O's engine keeps during prefill); only
-           ///< scorers that read layer.attention (H2O, FastGen, IntelLLM's CGE) see a difference
-  window,  ///< only the window queries' (prefix_layer::window_layer)
+/// A per-layer method's registry state: its policy, and which attention its scorer sees.
+template <class Policy>
+struct layer_method {
+  Policy policy{};
+  attention_seen seen = attention_seen::prefix;
 };
 
-/// A per-layer method: `make` is a policy called as policy(layer, budget::ratio{b}), or a
-/// function of the model_prefix that returns one.
-template <class Make>
-method per_layer(std::string name, Make make, attention_seen seen = attention_seen::prefix) {
-  return {std::move(name), [make, seen](const model_prefix& m, double b) {
-            compressed_model out;
-            for (const auto& p : m.layers) {
-              const auto l = seen == attention_seen::prefix ? p.layer() : p.window_layer();
-              if constexpr (std::is_invocable_v<const Make&, const model_prefix&>)
-                out.layers.push_back(make(m)(l, budget::ratio{b}));
-              else
-                out.layers.push_back(make(l, budget::ratio{b}));
-            }
-            detail::count_kept_tokens(out);
-            return out;
-          }};
+/// Compresses every layer with `s.policy` at the per-head budget b; `bind` hands the policy
+/// what only the model knows (FastGen's token classes).
+template <class Policy, class Bind>
+compressed_model compress_layers(const layer_method<Policy>& s, const model_prefix& m, const method_budget& b,
+                                 Bind bind) {
+  Policy p = s.policy;
+  bind(p, m);
+  compressed_model out;
+  for (const auto& l : m.layers) {
+    const auto view = s.seen == attention_seen::prefix ? l.layer() : l.window_layer();
+    out.layers.push_back(std::visit([&](const auto& per_head) { return p(view, per_head); }, b));
+  }
+  detail::count_kept_tokens(out);
+  return out;
 }
 
-/// PyramidKV: SnapKV with per-layer budgets that shrink with depth and average b · prefix.
-inline compressed_model pyramidkv(const model_prefix& m, double b) {
+/// PyramidKV: SnapKV with per-layer budgets that shrink with depth and average b tokens per
+/// head (b · prefix for a ratio).
+inline compressed_model pyramidkv(const model_prefix& m, const method_budget& b, const policy::pyramidkv& p = {}) {
   using layer_t = decltype(m.layers[0].layer());
   std::vector<layer_t> layers;
   for (const auto& l : m.layers) layers.push_back(l.layer());
-  const std::size_t P = m.layers.empty() ? 0 : m.layers[0].options().prefix;
-  const auto average = static_cast<std::size_t>(b * static_cast<double>(P) + 0.5);
+  const std::size_t average =
+      std::holds_alternative<budget::tokens>(b)
+          ? std::get<budget::tokens>(b).value
+          : static_cast<std::size_t>(std::get<budget::ratio>(b).value * static_cast<double>(m.prefix()) + 0.5);
   compressed_model out;
-  for (auto& c : policy::pyramidkv{}(std::span<const layer_t>(layers), budget::tokens{average}))
-    out.layers.push_back(std::move(c));
+  for (auto& c : p(std::span<const layer_t>(layers), budget::tokens{average})) out.layers.push_back(std::move(c));
   detail::count_kept_tokens(out);
   return out;
+}
+inline compressed_model pyramidkv(const model_prefix& m, double b, const policy::pyramidkv& p = {}) {
+  return pyramidkv(m, method_budget{budget::ratio{b}}, p);
 }
 
 /// LoRC: low-rank K/V projection weights (progressive ranks, b of the total rank kept). The
 /// prefix's keys and values are rebuilt from the layer inputs x: K̂ = RoPE(x Ŵ_k), V̂ = x Ŵ_v;
 /// every token stays. Needs the trace's x, wk, wv for every layer.
-inline compressed_model lorc(const model_prefix& m, double b) {
+inline compressed_model lorc(const model_prefix& m, double b, const policy::lorc& policy = {}) {
   kvc::detail::require(!m.layers.empty(), "layers", "at least one layer", 0);
   std::vector<policy::lorc::layer_weights<float>> weights;
   for (const auto& l : m.layers) {
@@ -141,7 +435,7 @@ inline compressed_model lorc(const model_prefix& m, double b) {
   }
   const auto& first = m.layers[0].trace();
   const std::size_t H = first.k.shape[0], d = first.k.shape[2], d_model = first.x.shape[1], cols = H * d;
-  const auto model = policy::lorc{}(weights, {d_model, H, d}, budget::ratio{b});
+  const auto model = policy(weights, {d_model, H, d}, budget::ratio{b});
   compressed_model out;
   out.kept_fraction = model.kept_fraction();
   for (std::size_t i = 0; i < m.layers.size(); ++i) {
@@ -177,40 +471,227 @@ inline compressed_model lorc(const model_prefix& m, double b) {
   return out;
 }
 
-/// The evaluated methods, each with the paper's (or kvc's documented) defaults.
-inline std::vector<method> methods() {
-  return {
-      per_layer("streaming_llm", policy::streaming_llm{}),
-      per_layer("h2o", policy::h2o{}),
-      per_layer("snapkv", policy::snapkv{}),
-      per_layer("tova", policy::tova{}),
-      per_layer("key_norm", policy::key_norm{}),
-      per_layer("random", policy::random{.score = {.seed = 1}}),
-      per_layer("adakv", policy::adakv{}),
-      {"pyramidkv", pyramidkv},
-      // FastGen profiles on the window queries (docs/fastgen.md#profiling: C_local is the window
-      // those queries see); the budget caps each head.
-      per_layer(
-          "fastgen",
-          [](const model_prefix& m) {
-            return policy::fastgen{.select = {.classes = m.classes, .budget = fastgen::budget_use::cap}};
+namespace detail {
+
+/// A per-layer method's registry entry.
+template <class Policy, class Bind>
+entry<layer_method<Policy>> layer_entry(std::string name, std::string summary, std::string docs,
+                                        layer_method<Policy> start, std::vector<field<layer_method<Policy>>> fields,
+                                        Bind bind) {
+  return {std::move(name), std::move(summary), std::move(docs), std::move(fields),
+          [bind](const layer_method<Policy>& s, const model_prefix& m, const method_budget& b) {
+            return compress_layers(s, m, b, bind);
           },
-          attention_seen::window),
-      per_layer("ems", policy::ems{}),
-      // CGE's scores are the observation window's accumulated attention (docs/intelllm.md).
-      per_layer("intelllm", policy::intelllm{}, attention_seen::window),
-      {"lorc", lorc},
-  };
+          std::move(start), layer_method<Policy>{}};
+}
+template <class Policy>
+entry<layer_method<Policy>> layer_entry(std::string name, std::string summary, std::string docs,
+                                        layer_method<Policy> start, std::vector<field<layer_method<Policy>>> fields) {
+  return layer_entry(std::move(name), std::move(summary), std::move(docs), std::move(start), std::move(fields),
+                     [](Policy&, const model_prefix&) {});
+}
+
+// Parameters several methods share. `stage` reaches the component: [](auto& s) -> auto& { ... }.
+template <class S, class Stage>
+field<S> group_field(Stage stage) {
+  return member<S>("group", "how a GQA group's query heads are folded into their kv head",
+                   [stage](auto& s) -> auto& { return stage(s).group; });
+}
+template <class S, class Stage>
+std::vector<field<S>> pooling_fields(Stage score) {
+  return {member<S>("pool", "pooling kernel over tokens (odd; 1: no pooling)",
+                    [score](auto& s) -> auto& { return score(s).pool; }),
+          member<S>("pooling", "max pooling, or average counting the zero padding",
+                    [score](auto& s) -> auto& { return score(s).kind; }),
+          group_field<S>(score)};
+}
+template <class S, class Stage>
+std::vector<field<S>> guard_fields(Stage select) {
+  return {member<S>("sinks", "first tokens always kept", [select](auto& s) -> auto& { return select(s).sinks; }),
+          member<S>("recent", "last tokens always kept", [select](auto& s) -> auto& { return select(s).recent; })};
+}
+template <class S>
+field<S> attention_field() {
+  return member<S>("attention",
+                   "attention the scores read: prefix (every prefix query's, accumulated) or window (the "
+                   "carried queries', kvc --queries)",
+                   [](auto& s) -> auto& { return s.seen; });
+}
+template <class T>
+std::vector<T> join(std::vector<T> a, const std::vector<T>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+}  // namespace detail
+
+/// The evaluated methods, each with its policy's defaults (the paper's, or kvc's documented ones).
+inline std::vector<method> methods() {
+  using detail::group_field, detail::guard_fields, detail::pooling_fields, detail::attention_field, detail::join,
+      detail::member, detail::window, detail::make_method, detail::layer_entry;
+  const auto score = [](auto& s) -> auto& { return s.policy.score; };
+  const auto select = [](auto& s) -> auto& { return s.policy.select; };
+  std::vector<method> out;
+
+  using streaming_llm = layer_method<policy::streaming_llm>;
+  out.push_back(make_method(layer_entry<policy::streaming_llm>(
+      "streaming_llm", "attention sinks and the most recent tokens", "docs/streaming_llm.md", {},
+      {member<streaming_llm>("sinks", "first tokens always kept (attention sinks); the rest are the most recent",
+                             [](auto& s) -> auto& { return s.policy.select.sinks; })})));
+
+  using h2o = layer_method<policy::h2o>;
+  out.push_back(make_method(layer_entry<policy::h2o>(
+      "h2o", "heavy hitters by accumulated attention and a recent window", "docs/h2o.md", {},
+      {member<h2o>("recent_fraction", "share of the budget given to the most recent tokens",
+                   [](auto& s) -> auto& { return s.policy.select.recent_fraction; }),
+       group_field<h2o>(score), attention_field<h2o>()})));
+
+  using snapkv = layer_method<policy::snapkv>;
+  out.push_back(make_method(layer_entry<policy::snapkv>(
+      "snapkv", "pooled observation-window attention; the window itself is kept", "docs/snapkv.md", {},
+      join({window<snapkv>("window", "observation window: the last prefix queries scored, and the tokens kept",
+                           [](auto& s) -> auto& { return s.policy.score.window; },
+                           [](auto& s) -> auto& { return s.policy.select.window; })},
+           pooling_fields<snapkv>(score)))));
+
+  using tova = layer_method<policy::tova>;
+  out.push_back(make_method(layer_entry<policy::tova>(
+      "tova", "the tokens the last query attends to most", "docs/tova.md", {},
+      join({group_field<tova>(score),
+            member<tova>("share_across_heads", "one score per token, averaged over all query heads",
+                         [](auto& s) -> auto& { return s.policy.score.share_across_heads; })},
+           guard_fields<tova>(select)))));
+
+  using key_norm = layer_method<policy::key_norm>;
+  out.push_back(make_method(layer_entry<policy::key_norm>("key_norm", "the lowest-norm keys", "docs/key_norm.md", {},
+                                                          guard_fields<key_norm>(select))));
+
+  using random = layer_method<policy::random>;
+  out.push_back(make_method(layer_entry<policy::random>(
+      "random", "uniform random scores from a seed: the control", "docs/random.md",
+      {.policy = {.score = {.seed = 1}}},
+      join({member<random>("seed", "seed of the scores (the same seed keeps the same tokens)",
+                           [](auto& s) -> auto& { return s.policy.score.seed; })},
+           guard_fields<random>(select)))));
+
+  using adakv = layer_method<policy::adakv>;
+  out.push_back(make_method(layer_entry<policy::adakv>(
+      "adakv", "SnapKV scores, one top-k over all heads of a layer with a per-head floor", "docs/adakv.md", {},
+      join({window<adakv>("window", "observation window: the last prefix queries scored, and the tokens kept",
+                          [](auto& s) -> auto& { return s.policy.score.window; },
+                          [](auto& s) -> auto& { return s.policy.select.recent; }),
+            member<adakv>("floor_fraction", "alpha: share of budget - window every head keeps by its own scores",
+                          [](auto& s) -> auto& { return s.policy.select.floor_fraction; })},
+           pooling_fields<adakv>(score)))));
+
+  const auto per_layer_score = [](auto& s) -> auto& { return s.per_layer.score; };
+  out.push_back(make_method(detail::entry<policy::pyramidkv>{
+      "pyramidkv", "SnapKV with per-layer budgets that shrink with depth, same total", "docs/pyramidkv.md",
+      join({window<policy::pyramidkv>("window", "observation window: the last prefix queries scored, and the "
+                                                "tokens kept in every layer",
+                                      [](auto& s) -> auto& { return s.per_layer.score.window; },
+                                      [](auto& s) -> auto& { return s.per_layer.select.window; }),
+            member<policy::pyramidkv>("beta", "beta: the last layer keeps the average / beta beyond the window",
+                                      [](auto& s) -> auto& { return s.split.beta; })},
+           pooling_fields<policy::pyramidkv>(per_layer_score)),
+      [](const policy::pyramidkv& p, const model_prefix& m, const method_budget& b) { return pyramidkv(m, b, p); },
+      {},
+      {}}));
+
+  // FastGen profiles on the window queries (docs/fastgen.md#profiling: C_local is the window
+  // those queries see); the budget caps each head.
+  using fastgen = layer_method<policy::fastgen>;
+  out.push_back(make_method(layer_entry<policy::fastgen>(
+      "fastgen", "per head, the cheapest hybrid cache that recovers T of the attention", "docs/fastgen.md",
+      {.policy = {.select = {.budget = kvc::fastgen::budget_use::cap}}, .seen = attention_seen::window},
+      {member<fastgen>("recovery_threshold", "T: share of the attention a head's cache must recover",
+                       [](auto& s) -> auto& { return s.policy.select.recovery_threshold; }),
+       member<fastgen>("local_ratio", "r_l: the local cache, as a share of the tokens",
+                       [](auto& s) -> auto& { return s.policy.select.local_ratio; }),
+       member<fastgen>("frequent_ratio", "r_f: the frequent (heavy-hitter) cache, as a share of the tokens",
+                       [](auto& s) -> auto& { return s.policy.select.frequent_ratio; }),
+       member<fastgen>("budget_use", "cap: no head keeps more than the budget; ignore: T alone sets it (the paper)",
+                       [](auto& s) -> auto& { return s.policy.select.budget; }),
+       group_field<fastgen>(score), attention_field<fastgen>()},
+      [](policy::fastgen& p, const model_prefix& m) { p.select.classes = m.classes; })));
+
+  using ems = layer_method<policy::ems>;
+  const auto merge = [](auto& s) -> auto& { return s.policy.merge; };
+  out.push_back(make_method(layer_entry<policy::ems>(
+      "ems", "Global-Local scores; head-wise evict, or merge into the kept centers", "docs/ems.md", {},
+      {window<ems>("window", "observation window: the last prefix queries scored, and the tokens kept as centers",
+                   [](auto& s) -> auto& { return s.policy.score.window; },
+                   [](auto& s) -> auto& { return s.policy.select.recent; }),
+       member<ems>("segment", "tokens per segment of the local view",
+                   [](auto& s) -> auto& { return s.policy.score.segment; }),
+       member<ems>("global_weight", "lambda: share of the global view in the score",
+                   [](auto& s) -> auto& { return s.policy.score.global_weight; }),
+       group_field<ems>(score),
+       member<ems>("sparse_mass", "a head whose centers hold this share of its score mass evicts the rest",
+                   [](auto& s) -> auto& { return s.policy.select.sparse_mass; }),
+       member<ems>("min_similarity", "key cosine similarity a token needs to join a center",
+                   [](auto& s) -> auto& { return s.policy.select.min_similarity; }),
+       member<ems>("merge_keys", "also average the keys into their center",
+                   [merge](auto& s) -> auto& { return merge(s).merge_keys; }),
+       member<ems>("merge_values", "average the values into their center",
+                   [merge](auto& s) -> auto& { return merge(s).merge_values; })})));
+
+  // CGE's scores are the observation window's accumulated attention (docs/intelllm.md).
+  using intelllm = layer_method<policy::intelllm>;
+  out.push_back(make_method(layer_entry<policy::intelllm>(
+      "intelllm", "shields the attention's center of gravity (CGE); remote-gap positions (RGL)", "docs/intelllm.md",
+      {.seen = attention_seen::window},
+      {window<intelllm>("window", "observation window: the last prefix queries scored, and the tokens kept "
+                                  "(exclude_last follows it unless set)",
+                        [](auto& s) -> auto& { return s.policy.score.window; },
+                        [](auto& s) -> auto& { return s.policy.select.inner.window; },
+                        [](auto& s) -> auto& { return s.policy.select.exclude_last; }),
+       group_field<intelllm>(score),
+       member<intelllm>("radius", "tokens shielded on each side of the center of gravity",
+                        [](auto& s) -> auto& { return s.policy.select.radius; }),
+       member<intelllm>("exclude_first", "first tokens left out of the center of gravity",
+                        [](auto& s) -> auto& { return s.policy.select.exclude_first; }),
+       member<intelllm>("exclude_last", "last tokens left out of the center of gravity",
+                        [](auto& s) -> auto& { return s.policy.select.exclude_last; }),
+       member<intelllm>("positions", "positions of the kept tokens: original, repacked, or remote_gap (RGL)",
+                        [](auto& s) -> auto& { return s.policy.merge.mode; }),
+       member<intelllm>("local", "kept tokens in the contiguous local region (remote_gap)",
+                        [](auto& s) -> auto& { return s.policy.merge.local; }),
+       attention_field<intelllm>()})));
+
+  out.push_back(make_method(detail::entry<policy::lorc>{
+      "lorc", "low-rank K/V projection weights with progressive per-layer ranks (budget: share of the rank)",
+      "docs/lorc.md",
+      {member<policy::lorc>("min_rank_fraction", "r_min as a share of the full rank",
+                            [](auto& s) -> auto& { return s.schedule.min_rank_fraction; }),
+       member<policy::lorc>("max_rank_fraction", "r_max as a share of the full rank",
+                            [](auto& s) -> auto& { return s.schedule.max_rank_fraction; }),
+       member<policy::lorc>("accumulate", "how condition numbers add up over the later layers",
+                            [](auto& s) -> auto& { return s.schedule.accumulate; }),
+       member<policy::lorc>("tolerance", "the SVD's convergence tolerance",
+                            [](auto& s) -> auto& { return s.decompose.tolerance; }),
+       member<policy::lorc>("max_sweeps", "the SVD's sweep limit",
+                            [](auto& s) -> auto& { return s.decompose.max_sweeps; })},
+      [](const policy::lorc& p, const model_prefix& m, const method_budget& b) {
+        return lorc(m, budget_share(b, m.prefix()), p);
+      },
+      {},
+      {}}));
+  return out;
+}
+
+/// The names of the methods, comma-separated.
+inline std::string method_names() {
+  std::string names;
+  for (const auto& m : methods()) names += (names.empty() ? "" : ", ") + m.name;
+  return names;
 }
 
 /// The method called `name`, or an error listing the names.
 inline method find_method(const std::string& name) {
-  std::string names;
-  for (auto& m : methods()) {
+  for (auto& m : methods())
     if (m.name == name) return m;
-    names += (names.empty() ? "" : ", ") + m.name;
-  }
-  kvc::detail::require(false, "method", "one of " + names, name);
+  kvc::detail::require(false, "method", "one of " + method_names(), name);
   return {};
 }
 

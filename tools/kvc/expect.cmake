@@ -1,0 +1,37 @@
+# Runs the kvc tool with the arguments after `--` and checks what it did:
+#   cmake -DKVC=path [-DRC=n] [-DSTDOUT=regex] [-DSTDERR=regex] [-DNO_STDERR=ON] [-DWORKDIR=dir]
+#         -P expect.cmake -- ARGS...
+# RC is the exact exit status (default 0); STDOUT / STDERR are regular expressions the streams
+# must match ("." matches newlines too); NO_STDERR asks for an empty stderr.
+set(args)
+set(after OFF)
+math(EXPR last "${CMAKE_ARGC} - 1")
+foreach(i RANGE ${last})
+  if(after)
+    list(APPEND args "${CMAKE_ARGV${i}}")
+  elseif(CMAKE_ARGV${i} STREQUAL "--")
+    set(after ON)
+  endif()
+endforeach()
+if(NOT DEFINED RC)
+  set(RC 0)
+endif()
+if(NOT DEFINED WORKDIR)
+  set(WORKDIR ${CMAKE_CURRENT_BINARY_DIR})
+endif()
+execute_process(COMMAND ${KVC} ${args} WORKING_DIRECTORY ${WORKDIR}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+string(REPLACE ";" " " shown "${args}")
+set(report "kvc ${shown}\n--- exit status ${rc}\n--- stdout\n${out}\n--- stderr\n${err}")
+if(NOT rc STREQUAL RC)
+  message(FATAL_ERROR "expected exit status ${RC}, got ${rc}\n${report}")
+endif()
+if(DEFINED STDOUT AND NOT out MATCHES "${STDOUT}")
+  message(FATAL_ERROR "stdout does not match '${STDOUT}'\n${report}")
+endif()
+if(DEFINED STDERR AND NOT err MATCHES "${STDERR}")
+  message(FATAL_ERROR "stderr does not match '${STDERR}'\n${report}")
+endif()
+if(NO_STDERR AND NOT err STREQUAL "")
+  message(FATAL_ERROR "expected nothing on stderr\n${report}")
+endif()
