@@ -230,7 +230,9 @@ std::vector<kvc::eval::method> chosen_methods(const options& o) {
     }
     if (out.empty()) throw usage_error("--methods: expected all or some of " + kvc::eval::method_names());
   }
-  for (const auto& [name, values] : parse_params(o.params)) {
+  for (const auto& set : parse_params(o.params)) {  // no structured bindings: clang 14 cannot capture them
+    const std::string& name = set.first;
+    const auto& values = set.second;
     const auto it = std::find_if(out.begin(), out.end(), [&](const auto& m) { return m.name == name; });
     if (it == out.end()) {
       const bool known = std::any_of(all.begin(), all.end(), [&](const auto& m) { return m.name == name; });
@@ -240,9 +242,9 @@ std::vector<kvc::eval::method> chosen_methods(const options& o) {
                         (known ? name + " is not among the methods run (" + chosen + ")"
                                : "unknown method '" + name + "'; expected one of " + kvc::eval::method_names()));
     }
-    for (const auto& [parameter, value] : values)
-      if (std::none_of(it->parameters.begin(), it->parameters.end(), [&](const auto& q) { return q.name == parameter; }))
-        throw usage_error("--param " + name + "." + parameter + ": " + name + " has no parameter '" + parameter + "'; " +
+    for (const auto& value : values)
+      if (std::none_of(it->parameters.begin(), it->parameters.end(), [&](const auto& q) { return q.name == value.first; }))
+        throw usage_error("--param " + name + "." + value.first + ": " + name + " has no parameter '" + value.first + "'; " +
                           (it->parameters.empty() ? name + " has none" : "its parameters are " + it->parameter_names()));
     *it = checked([&] {
       try {

@@ -334,7 +334,8 @@ method make_method(std::shared_ptr<const entry<S>> e, S state) {
   auto with = [e, state](const std::map<std::string, std::string>& values) {
     std::string names;
     for (const auto& f : e->fields) names += (names.empty() ? "" : ", ") + f.name;
-    for (const auto& [n, v] : values) {
+    for (const auto& value : values) {  // no structured binding: clang 14 cannot capture one
+      const std::string& n = value.first;
       const bool known = std::any_of(e->fields.begin(), e->fields.end(), [&](const auto& f) { return f.name == n; });
       kvc::detail::require(known, e->name + " parameter",
                            names.empty() ? "none (" + e->name + " has no parameters)" : "one of " + names, n);
