@@ -70,3 +70,15 @@ TEST_CASE("compact agrees with the gathered compressed layer") {
         CHECK(v[(h * 20 + i) * 4 + c] == gathered.values(h)(0, i, c));
       }
 }
+
+TEST_CASE("merge::drop refuses a keep set of another layer's shape") {
+  std::vector<float> k(2 * 5), v(2 * 5);
+  auto kc = kvc::strided_view<const float>::contiguous(k.data(), 2, 5, 1);
+  const auto l = kvc::make_layer(kc, kc);
+  const kvc::score_matrix s(2, 5);
+  CHECK_THROWS_WITH_AS((void)kvc::merge::drop{}(l, s, kvc::keep_set::from_heads(5, {{1}})),
+                       doctest::Contains("keep.heads()"), kvc::error);
+  // Token 7 of a 9-token keep set is past this layer's 5 tokens.
+  CHECK_THROWS_WITH_AS((void)kvc::merge::drop{}(l, s, kvc::keep_set::from_heads(9, {{1}, {7}})),
+                       doctest::Contains("keep.tokens()"), kvc::error);
+}

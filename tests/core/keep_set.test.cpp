@@ -1,6 +1,10 @@
 #include <doctest/doctest.h>
 #include <kvc/core/keep_set.hpp>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 TEST_CASE("keep_set is CSR over heads with ascending indices") {
   const auto k = kvc::keep_set::from_heads(10, {{0, 3, 9}, {}, {5}});
   CHECK(k.heads() == 3);
@@ -27,4 +31,37 @@ TEST_CASE("keep_set rejects malformed input, naming the argument") {
     CHECK(e.argument() == "keep_set.indices");
     CHECK(std::string(e.what()).find("got -1") != std::string::npos);
   }
+}
+
+namespace {
+std::string argument_of_keep_set(std::size_t tokens, std::vector<std::size_t> offsets, std::vector<kvc::index_t> indices) {
+  try {
+    (void)kvc::keep_set(tokens, std::move(offsets), std::move(indices));
+  } catch (const kvc::error& e) {
+    return e.argument();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST_CASE("keep_set checks its offsets before it reads any index") {
+  // No offsets at all: not even the leading 0 of an empty set.
+  CHECK(argument_of_keep_set(4, {}, {}) == "keep_set.offsets.size()");
+  CHECK(argument_of_keep_set(4, {1, 1}, {2}) == "keep_set.offsets[0]");
+  // offsets[1] = 10 points far past the 2 indices; the old check read indices[0..10) first.
+  CHECK(argument_of_keep_set(4, {0, 10, 2}, {1, 2}) == "keep_set.offsets[2]");
+  try {
+    (void)kvc::keep_set(4, {0, 10, 2}, {1, 2});
+  } catch (const kvc::error& e) {
+    CHECK(std::string(e.what()).find("at least offsets[1] = 10") != std::string::npos);
+    CHECK(std::string(e.what()).find("got 2") != std::string::npos);
+  }
+  // Monotone but ending past the indices, or short of them.
+  CHECK(argument_of_keep_set(4, {0, 1, 3}, {1, 2}) == "keep_set.offsets.back()");
+  CHECK(argument_of_keep_set(4, {0, 1, 1}, {1, 2}) == "keep_set.offsets.back()");
+  // Well-formed offsets, then the indices: range, then order within a head (not across heads).
+  CHECK(argument_of_keep_set(4, {0, 2, 3}, {1, 4, 0}) == "keep_set.indices");
+  CHECK(argument_of_keep_set(4, {0, 2, 3}, {3, 1, 0}) == "keep_set.indices");
+  CHECK(argument_of_keep_set(4, {0, 2, 3}, {1, 3, 0}) == "no error");
+  CHECK(argument_of_keep_set(4, {0}, {}) == "no error");  // no heads
 }

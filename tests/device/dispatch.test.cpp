@@ -152,11 +152,11 @@ TEST_CASE("device path: bad input throws the host path's kvc::error and writes n
         host_error(kvc::policy::adakv{.select = {.floor_fraction = -1}}, 3));
   CHECK(device_error(kvc::policy::streaming_llm{}, 3).find("protected") != std::string::npos);
 
-  // A non-finite key makes a non-finite score: named by head and token, as on the host.
+  // A non-finite key: named by element, as on the host.
   data.keys[(1 * data.tokens + 4) * data.dim] = std::numeric_limits<float>::infinity();
   data.upload_all();
   const std::string h = host_error(kvc::policy::key_norm{}, 3);
-  CHECK(h.find("scores(1, 4)") != std::string::npos);
+  CHECK(h.find("keys(1, 4, 0)") != std::string::npos);
   CHECK(device_error(kvc::policy::key_norm{}, 3) == h);
 
   // Mismatched extents: q_heads not a multiple of kv_heads.

@@ -432,11 +432,11 @@ TEST_CASE("device ems: bad input throws the host path's kvc::error and writes no
               kvc::device::select(e, ok.select, kvc::device::score_buffer<device_system>::from_host(other_scores), 6), 0.0);
         }) == hm);
 
-  // A non-finite key gives non-finite scores, which the selector names.
+  // A non-finite key: the scorer names it by element.
   data.keys[(1 * data.tokens + 5) * data.dim] = std::numeric_limits<float>::infinity();
   data.upload();
   const std::string hk = host_error(ok, 6);
-  CHECK(hk.find("scores(1") != std::string::npos);
+  CHECK(hk.find("keys(1, 5, 0)") != std::string::npos);
   CHECK(device_error(ok, 6) == hk);
 
   // None of the failed calls wrote to the layer.

@@ -43,6 +43,6 @@ TEST_CASE("key_norm: bad input names the argument") {
   std::vector<float> keys{1, 2, 3, 4};
   const auto k = kvc::strided_view<const float>::contiguous(keys.data(), 1, 2, 2);
   CHECK(kvc::test::argument_of([&] { (void)p(kvc::make_layer(k, k), kvc::budget::ratio{1.5}); }) == "budget::ratio");
-  keys[1] = std::numeric_limits<float>::quiet_NaN();  // a NaN key gives a NaN score
-  CHECK(kvc::test::argument_of([&] { (void)p(kvc::make_layer(k, k), kvc::budget::tokens{1}); }) == "scores(0, 0)");
+  keys[1] = std::numeric_limits<float>::quiet_NaN();  // a NaN key is named by element
+  CHECK(kvc::test::argument_of([&] { (void)p(kvc::make_layer(k, k), kvc::budget::tokens{1}); }) == "keys(0, 0, 1)");
 }

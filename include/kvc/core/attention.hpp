@@ -1,7 +1,8 @@
 #pragma once
 // Reference attention over a layer's observation window, in double: the building block of
 // every attention-based scorer. A = softmax(q K^T / sqrt(d)) with the causal mask, where
-// window query j sits at token index tokens - window + j.
+// window query j sits at token index tokens - window + j. A non-finite key or query it reads
+// is refused, naming the element (kvc/core/non_finite.hpp).
 
 #include "kvc/version.hpp"
 
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "kvc/core/layer.hpp"
+#include "kvc/core/non_finite.hpp"
 #include "kvc/core/scores.hpp"
 
 namespace kvc {
@@ -32,6 +34,7 @@ void attention_row(const L& l, std::size_t qh, std::size_t j, std::span<double> 
     double dot = 0.0;
     for (std::size_t k = 0; k < d; ++k)
       dot += static_cast<double>(to_float(l.queries(qh, j, k))) * static_cast<double>(to_float(l.keys(h, t, k)));
+    if (!std::isfinite(dot)) detail::throw_non_finite_dot(l, qh, j, t);  // some element is NaN or inf
     out[t] = dot * scale;
     peak = std::max(peak, out[t]);
   }

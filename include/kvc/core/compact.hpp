@@ -11,14 +11,16 @@
 
 #include "kvc/core/error.hpp"
 #include "kvc/core/keep_set.hpp"
+#include "kvc/core/paged_layout.hpp"
 #include "kvc/core/view.hpp"
 
 namespace kvc {
 
 namespace detail {
-/// The checks every compaction makes before touching a buffer (host and device versions).
+/// The checks every compaction makes before touching a buffer that read no memory of the views
+/// (host and device versions); the views' own maps (paged block tables) are checked after these.
 template <tensor_view K, tensor_view V, class Keep>
-void require_compactable(const K& keys, const V& values, const Keep& keep, std::size_t positions) {
+void require_compactable_extents(const K& keys, const V& values, const Keep& keep, std::size_t positions) {
   const std::size_t heads = keys.extent(0), n = keys.extent(1);
   require(keep.heads() == heads, "keep.heads()", "kv_heads " + std::to_string(heads), keep.heads());
   require(keep.tokens() == n, "keep.tokens()", "tokens " + std::to_string(n), keep.tokens());
@@ -27,10 +29,19 @@ void require_compactable(const K& keys, const V& values, const Keep& keep, std::
   require(positions == 0 || positions == heads * n, "positions.size()",
           "0 or kv_heads*tokens " + std::to_string(heads * n), positions);
 }
+
+/// Everything the host compaction checks: the extents above, then each view's map.
+template <tensor_view K, tensor_view V>
+void require_compactable(const K& keys, const V& values, const keep_set& keep, std::size_t positions) {
+  require_compactable_extents(keys, values, keep, positions);
+  validate_view(keys, "keys");
+  validate_view(values, "values");
+}
 }  // namespace detail
 
 /// Moves each head's kept keys/values (and, if given, positions `[kv_heads * tokens]`) to the
-/// front. Validates everything first; on error nothing is written.
+/// front. Validates everything first (extents, and a paged view's block table); on error nothing
+/// is written. `keep` is valid by construction (kvc::keep_set checks itself).
 template <mutable_tensor_view K, mutable_tensor_view V>
 void compact(const K& keys, const V& values, const keep_set& keep, std::span<std::int64_t> positions = {}) {
   detail::require_compactable(keys, values, keep, positions.size());

@@ -14,6 +14,32 @@
 
 namespace kvc {
 
+namespace detail {
+/// The CSR offsets of a keep_set over `total` indices: at least one entry (heads + 1), the first
+/// 0, non-decreasing, the last `total`. Checked before any index is read.
+inline void require_csr_offsets(std::span<const std::size_t> offsets, std::size_t total) {
+  require(!offsets.empty(), "keep_set.offsets.size()", "heads + 1 entries (at least 1)", 0);
+  require(offsets[0] == 0, "keep_set.offsets[0]", "0", offsets[0]);
+  for (std::size_t h = 1; h < offsets.size(); ++h)
+    require(offsets[h - 1] <= offsets[h], "keep_set.offsets[" + std::to_string(h) + "]",
+            "non-decreasing offsets (at least offsets[" + std::to_string(h - 1) + "] = " +
+                std::to_string(offsets[h - 1]) + ")",
+            offsets[h]);
+  require(offsets.back() == total, "keep_set.offsets.back()", "indices.size() " + std::to_string(total),
+          offsets.back());
+}
+KVC_HOST_DEVICE constexpr bool index_in_range(index_t t, std::size_t tokens) noexcept {
+  return t >= 0 && static_cast<std::size_t>(t) < tokens;
+}
+[[noreturn]] inline void throw_index_out_of_range(index_t t, std::size_t tokens) {
+  throw error("keep_set.indices", "an index in [0, " + std::to_string(tokens) + ")", std::to_string(t));
+}
+[[noreturn]] inline void throw_not_ascending(std::size_t head, index_t before, index_t after) {
+  throw error("keep_set.indices", "strictly ascending indices in head " + std::to_string(head),
+              std::to_string(before) + " then " + std::to_string(after));
+}
+}  // namespace detail
+
 class keep_set {
  public:
   keep_set() = default;
@@ -52,22 +78,12 @@ class keep_set {
 
  private:
   void check() const {
-    using detail::require;
-    require(!offsets_.empty() && offsets_.front() == 0, "keep_set.offsets", "a leading 0",
-            offsets_.empty() ? std::string("empty") : std::to_string(offsets_.front()));
-    require(offsets_.back() == indices_.size(), "keep_set.offsets.back()",
-            "indices.size() " + std::to_string(indices_.size()), offsets_.back());
-    for (std::size_t h = 0; h + 1 < offsets_.size(); ++h) {
-      require(offsets_[h] <= offsets_[h + 1], "keep_set.offsets", "non-decreasing offsets",
-              "offsets[" + std::to_string(h + 1) + "] = " + std::to_string(offsets_[h + 1]));
+    detail::require_csr_offsets(offsets_, indices_.size());
+    for (std::size_t h = 0; h + 1 < offsets_.size(); ++h)
       for (std::size_t i = offsets_[h]; i < offsets_[h + 1]; ++i) {
-        require(indices_[i] >= 0 && static_cast<std::size_t>(indices_[i]) < tokens_, "keep_set.indices",
-                "an index in [0, " + std::to_string(tokens_) + ")", indices_[i]);
-        if (i > offsets_[h] && indices_[i - 1] >= indices_[i])
-          throw error("keep_set.indices", "strictly ascending indices in head " + std::to_string(h),
-                      std::to_string(indices_[i - 1]) + " then " + std::to_string(indices_[i]));
+        if (!detail::index_in_range(indices_[i], tokens_)) detail::throw_index_out_of_range(indices_[i], tokens_);
+        if (i > offsets_[h] && indices_[i - 1] >= indices_[i]) detail::throw_not_ascending(h, indices_[i - 1], indices_[i]);
       }
-    }
   }
 
   std::size_t tokens_ = 0;

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "kvc/core/error.hpp"
+#include "kvc/core/paged_layout.hpp"
 #include "kvc/core/view.hpp"
 
 namespace kvc {
@@ -82,9 +83,10 @@ concept layer_type = is_layer_v<std::remove_cvref_t<L>>;
 template <layer_type L>
 inline constexpr bool has_queries_v = !std::is_same_v<typename std::remove_cvref_t<L>::query_type, no_queries>;
 
-/// Checks every extent of `l` (DESIGN.md §5); throws kvc::error naming the first bad one.
+namespace detail {
+/// The extents of `l` and the sizes of its spans (DESIGN.md §5); reads no memory of the layer.
 template <class K, class V, class Q>
-void validate(const layer<K, V, Q>& l) {
+void validate_extents(const layer<K, V, Q>& l) {
   using detail::require;
   using detail::to_text;
   require(l.kv_heads() > 0, "keys.extent(0)", "at least 1 kv head", l.kv_heads());
@@ -105,8 +107,29 @@ void validate(const layer<K, V, Q>& l) {
           "0 or tokens " + to_text(l.tokens()), l.positions.size());
   require(l.attention.empty() || l.attention.size() == l.q_heads() * l.tokens(), "attention.size()",
           "0 or q_heads*tokens " + to_text(l.q_heads() * l.tokens()), l.attention.size());
+}
+
+/// What a single component (a scorer or merger called on its own) checks before it reads `l`:
+/// the extents and each view's own memory map (a paged view's block table, read on the host).
+template <class K, class V, class Q>
+void validate_views(const layer<K, V, Q>& l) {
+  validate_extents(l);
+  validate_view(l.keys, "keys");
+  validate_view(l.values, "values");
+  validate_view(l.queries, "queries");
+}
+}  // namespace detail
+
+/// Checks `l` before any work (DESIGN.md §5): every extent, each view's memory map (a paged
+/// view's geometry and the block-table entries in use) and the engine's attention weights
+/// (finite). Throws kvc::error naming the first bad one. Keys and queries are checked by the
+/// scorers that read them (docs/architecture.md#non-finite-values).
+template <class K, class V, class Q>
+void validate(const layer<K, V, Q>& l) {
+  detail::validate_views(l);
   for (std::size_t i = 0; i < l.attention.size(); ++i)
-    require(std::isfinite(l.attention[i]), "attention[" + to_text(i) + "]", "a finite weight", l.attention[i]);
+    detail::require(std::isfinite(l.attention[i]), "attention[" + detail::to_text(i) + "]", "a finite weight",
+                    l.attention[i]);
 }
 
 /// Throws unless the layer carries at least one query per q-head (for attention-based scorers).

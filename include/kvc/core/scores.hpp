@@ -5,7 +5,11 @@
 
 #include <cstddef>
 #include <span>
+#include <string>
 #include <vector>
+
+#include "kvc/core/error.hpp"
+#include "kvc/core/layer.hpp"
 
 namespace kvc {
 
@@ -36,5 +40,17 @@ class score_matrix {
   std::size_t heads_ = 0, tokens_ = 0;
   std::vector<float> values_;
 };
+
+namespace detail {
+/// What a scorer called on its own checks before it reads `l` or writes `out`: the layer's
+/// extents and views' maps (kvc::detail::validate_views), and `out` of shape [kv_heads, tokens].
+template <layer_type L>
+void require_scorable(const L& l, const score_matrix& out) {
+  validate_views(l);
+  require(out.heads() == l.kv_heads() && out.tokens() == l.tokens(), "out",
+          "a score_matrix of [" + std::to_string(l.kv_heads()) + ", " + std::to_string(l.tokens()) + "]",
+          "[" + std::to_string(out.heads()) + ", " + std::to_string(out.tokens()) + "]");
+}
+}  // namespace detail
 
 }  // namespace kvc

@@ -25,8 +25,7 @@ struct implementation<score::accumulated_attention> {
     }
     require_queries(l, "score::accumulated_attention");
     if constexpr (has_queries_v<L>) {
-      out.reset(l.kv_heads(), l.tokens());
-      detail::window_attention_scores(e, l, l.window(), p.group, out.data());
+      detail::window_attention_scores(e, l, l.window(), p.group, out);
     }
   }
 };

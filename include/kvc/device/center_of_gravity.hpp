@@ -29,8 +29,7 @@ struct implementation<score::center_of_gravity> {
     kvc::detail::require(p.window >= 1, "center_of_gravity.window", "at least 1", p.window);
     require_queries(l, "score::center_of_gravity");
     if constexpr (has_queries_v<L>) {
-      out.reset(l.kv_heads(), l.tokens());
-      detail::window_attention_scores(e, l, p.window, p.group, out.data());
+      detail::window_attention_scores(e, l, p.window, p.group, out);
     }
   }
 };

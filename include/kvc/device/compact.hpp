@@ -25,6 +25,7 @@
 #include "kvc/core/exec.hpp"
 #include "kvc/device/detail/gather.hpp"
 #include "kvc/device/keep_set.hpp"
+#include "kvc/device/validate.hpp"
 
 namespace kvc {
 
@@ -92,11 +93,15 @@ void move_rows_to_front(const View& view, const device::keep_set<System>& keep, 
 }  // namespace device::detail
 
 /// kvc::compact on the device: same checks and result as the host version; `positions`
-/// (`[kv_heads * tokens]`, optional) and the views' memory must be readable by System.
+/// (`[kv_heads * tokens]`, optional) and the views' memory (a paged view's block table included)
+/// must be readable by System. A caller-built `keep` is checked first (device::keep_set::validate).
 template <class System, mutable_tensor_view K, mutable_tensor_view V>
 void compact(exec::device<System>, const K& keys, const V& values, const device::keep_set<System>& keep,
              std::span<std::int64_t> positions = {}) {
-  kvc::detail::require_compactable(keys, values, keep, positions.size());
+  keep.validate();
+  kvc::detail::require_compactable_extents(keys, values, keep, positions.size());
+  device::detail::validate_view<System>(keys, "keys");
+  device::detail::validate_view<System>(values, "values");
   const std::size_t n = keys.extent(1);
   const auto head_plus_one = device::detail::heads_of_entries(keep);
   device::detail::move_rows_to_front(keys, keep, head_plus_one);

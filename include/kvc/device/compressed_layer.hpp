@@ -7,10 +7,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include <thrust/copy.h>
 
 #include "kvc/core/compressed_layer.hpp"
+#include "kvc/core/error.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/vector.hpp"
 
@@ -56,8 +58,15 @@ class compressed_layer {
   [[nodiscard]] const vector<std::int64_t, System>& positions() const noexcept { return positions_; }
   [[nodiscard]] std::size_t bytes() const noexcept { return (keys_.size() + values_.size()) * sizeof(T); }
 
+  /// The host layer. Throws kvc::error if the buffers no longer match keep() (a caller resized one).
   [[nodiscard]] kvc::compressed_layer<T> to_host() const {
     kvc::compressed_layer<T> out(keep_.to_host(), key_dim_, value_dim_);
+    kvc::detail::require(keys_.size() == out.all_keys().size(), "keys().size()",
+                         "keep().total() * head_dim() = " + std::to_string(out.all_keys().size()), keys_.size());
+    kvc::detail::require(values_.size() == out.all_values().size(), "values().size()",
+                         "keep().total() * value_dim() = " + std::to_string(out.all_values().size()), values_.size());
+    kvc::detail::require(positions_.size() == out.all_positions().size(), "positions().size()",
+                         "keep().total() = " + std::to_string(out.all_positions().size()), positions_.size());
     if (keep_.total() == 0) return out;
     thrust::copy(keys_.begin(), keys_.end(), out.all_keys().data());
     thrust::copy(values_.begin(), values_.end(), out.all_values().data());

@@ -1,6 +1,7 @@
 #pragma once
 // Device version of kvc::score::global_local (EMS, docs/ems.md#device-version). The softmax
-// rows are those of the attention scorers (detail/attention.hpp, steps 1-4); then
+// rows are those of the attention scorers (detail/attention.hpp, steps 1-4, with its check of
+// non-finite keys and queries); then
 //   5. for_each  A[r, t] /= sum[r]                         (the weights A_j)
 //   6. for_each  mass[r, s] = Σ_{t ∈ seg s, t ≤ last_r} A[r, t], one (row, segment) per thread,
 //                in token order as the reference adds them
@@ -92,7 +93,7 @@ struct implementation<score::global_local> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>
-  static void score(exec::device<System>, const score::global_local& p, const L& l, score_buffer<System>& out) {
+  static void score(exec::device<System> e, const score::global_local& p, const L& l, score_buffer<System>& out) {
     using kvc::detail::require;
     require(p.window >= 1, "global_local.window", "at least 1", p.window);
     require(p.segment >= 1, "global_local.segment", "at least 1 token", p.segment);
@@ -100,23 +101,17 @@ struct implementation<score::global_local> {
             p.global_weight);
     require_queries(l, "score::global_local");
     if constexpr (has_queries_v<L>) {
-      const std::size_t n = l.tokens(), w = p.window < l.window() ? p.window : l.window(), d = l.head_dim();
-      const std::size_t rows = l.q_heads() * w, cells = rows * n, segments = (n - 1) / p.segment + 1;
-      const detail::window_rows shape{n, w, l.window(), l.group()};
+      // Steps 1-4: the softmax numerators and row sums (detail::window_softmax, which refuses a
+      // non-finite key or query as the reference does).
+      detail::softmax_rows<System> softmax = detail::window_softmax(e, l, p.window);
+      const detail::window_rows shape = softmax.shape;
+      const std::size_t n = l.tokens(), rows = l.q_heads() * shape.w, cells = rows * n;
+      const std::size_t segments = (n - 1) / p.segment + 1;
       const auto index = thrust::counting_iterator<std::size_t>(0);
-      const auto row_of = thrust::make_transform_iterator(index, detail::divide_by{n});
-
-      // Steps 1-4: the softmax numerators and row sums of detail::window_attention_scores.
-      vector<double, System> A(cells), peak(rows), sum(rows), mass(rows * segments);
-      thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), A.begin(),
-                        detail::scaled_logit<typename L::key_type, typename L::query_type>{
-                            l.keys, l.queries, shape, d, 1.0 / ::cuda::std::sqrt(static_cast<double>(d))});
-      thrust::reduce_by_key(System{}, row_of, row_of + kvc::device::detail::steps(cells), A.begin(), thrust::make_discard_iterator(),
-                            peak.begin(), thrust::equal_to<std::size_t>{}, thrust::maximum<double>{});
-      thrust::for_each(System{}, index, index + kvc::device::detail::steps(cells), detail::exp_minus_peak{raw(A), raw(peak), n});
-      thrust::reduce_by_key(System{}, row_of, row_of + kvc::device::detail::steps(cells), A.begin(), thrust::make_discard_iterator(),
-                            sum.begin());
-      thrust::for_each(System{}, index, index + kvc::device::detail::steps(cells), detail::divide_row_by_sum{raw(A), raw(sum), n});
+      vector<double, System>& A = softmax.weights;
+      vector<double, System> mass(rows * segments);
+      thrust::for_each(System{}, index, index + kvc::device::detail::steps(cells),
+                       detail::divide_row_by_sum{raw(A), raw(softmax.sum), n});
       thrust::for_each(System{}, index, index + kvc::device::detail::steps(rows * segments),
                        detail::segment_mass{raw(A), raw(mass), shape, p.segment, segments});
       out.reset(l.kv_heads(), n);

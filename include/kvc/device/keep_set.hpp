@@ -6,14 +6,44 @@
 #include "kvc/version.hpp"
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include <thrust/copy.h>
+#include <thrust/find.h>
+#include <thrust/iterator/counting_iterator.h>
 
 #include "kvc/core/keep_set.hpp"
 #include "kvc/device/vector.hpp"
 
 namespace kvc::device {
+
+namespace detail {
+/// The head of CSR entry e: the last h with offsets[h] <= e (offsets has heads + 1 entries).
+KVC_HOST_DEVICE inline std::size_t head_of_entry(const std::size_t* offsets, std::size_t heads, std::size_t e) {
+  std::size_t lo = 0, hi = heads;  // offsets[lo] <= e < offsets[hi]
+  while (hi - lo > 1) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if (offsets[mid] <= e)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/// Is CSR entry e out of its head's order: outside [0, tokens), or not above the entry before
+/// it in the same head? (Offsets already checked: non-decreasing, from 0 to the entry count.)
+struct misplaced_entry {
+  const std::size_t* offsets;  // [heads + 1]
+  const index_t* indices;
+  std::size_t heads, tokens;
+  KVC_HOST_DEVICE bool operator()(std::size_t e) const {
+    if (!kvc::detail::index_in_range(indices[e], tokens)) return true;
+    return e > offsets[head_of_entry(offsets, heads, e)] && indices[e - 1] >= indices[e];
+  }
+};
+}  // namespace detail
 
 template <class System>
 class keep_set {
@@ -30,6 +60,30 @@ class keep_set {
     thrust::copy(k.offsets().begin(), k.offsets().end(), out.offsets_.begin());
     thrust::copy(k.indices().begin(), k.indices().end(), out.indices_.begin());
     return out;
+  }
+
+  /// Throws kvc::error, with the host keep_set's messages, unless the CSR is well formed:
+  /// heads + 1 offsets, the first 0, non-decreasing, the last total(); then every index in
+  /// [0, tokens), strictly ascending within its head. Offsets are checked (on the host, heads + 1
+  /// reads) before any index is read; the indices in one read-only pass on System. Every entry
+  /// point that takes a caller's device keep_set runs it (device merge, compact).
+  void validate() const {
+    kvc::detail::require(offsets_.size() == heads_ + 1, "keep_set.offsets.size()",
+                         "heads + 1 = " + std::to_string(heads_ + 1), offsets_.size());
+    std::vector<std::size_t> offsets(offsets_.size());
+    thrust::copy(offsets_.begin(), offsets_.end(), offsets.begin());
+    kvc::detail::require_csr_offsets(offsets, indices_.size());
+    if (indices_.empty()) return;
+    const auto entry = thrust::counting_iterator<std::size_t>(0);
+    const auto* index = thrust::raw_pointer_cast(indices_.data());
+    const auto bad = static_cast<std::size_t>(
+        thrust::find_if(System{}, entry, entry + static_cast<std::ptrdiff_t>(indices_.size()),
+                        detail::misplaced_entry{thrust::raw_pointer_cast(offsets_.data()), index, heads_, tokens_}) -
+        entry);
+    if (bad == indices_.size()) return;
+    const index_t t = indices_[bad];
+    if (!kvc::detail::index_in_range(t, tokens_)) kvc::detail::throw_index_out_of_range(t, tokens_);
+    kvc::detail::throw_not_ascending(detail::head_of_entry(offsets.data(), heads_, bad), indices_[bad - 1], t);
   }
 
   [[nodiscard]] std::size_t heads() const noexcept { return heads_; }

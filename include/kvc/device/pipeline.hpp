@@ -20,6 +20,7 @@
 #include "kvc/version.hpp"
 
 #include <cstddef>
+#include <string>
 #include <type_traits>
 
 #include "kvc/core/budget.hpp"
@@ -48,10 +49,20 @@ score_buffer<System> score(exec::device<System> e, const Scorer& scorer, const L
   return out;
 }
 
+namespace detail {
+/// A caller's score buffer holds heads * tokens scores (its values() can be resized from outside).
+template <class System>
+void require_consistent(const score_buffer<System>& s) {
+  kvc::detail::require(s.values().size() == s.heads() * s.tokens(), "scores.values().size()",
+                       "heads*tokens " + std::to_string(s.heads() * s.tokens()), s.values().size());
+}
+}  // namespace detail
+
 /// What `selector` keeps of scores `s` with `budget` tokens per head.
 template <class System, class Selector>
 auto select(exec::device<System> e, const Selector& selector, const score_buffer<System>& s, std::size_t budget) {
   using impl = implementation_of<Selector>;
+  detail::require_consistent(s);
   return impl::select(e, selector, s, budget);
 }
 
@@ -70,29 +81,13 @@ template <class System, class Selector, layer_type L>
 auto select(exec::device<System> e, const Selector& selector, const L& l, const score_buffer<System>& s,
             std::size_t budget) {
   using impl = implementation_of<Selector>;
-  if constexpr (layer_aware_device_selector<Selector, System, L>)
+  detail::require_consistent(s);
+  if constexpr (layer_aware_device_selector<Selector, System, L>) {
+    detail::validate_views<System>(l);
     return impl::select(e, selector, l, s, budget);
-  else
+  } else {
     return impl::select(e, selector, s, budget);
-}
-
-/// The compressed layer `merger` builds from the layer, its scores and the selection: a
-/// device::keep_set, or a richer type such as EMS's device::class_assignment, passed on as it is
-/// (as the host pipeline passes a selector's result to its merger).
-template <class System, class Merger, layer_type L, class Selection>
-auto merge(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
-           const Selection& selection) {
-  using impl = implementation_of<Merger>;
-// g++ 12 flags calls on an empty merger (merge::drop) as "may be used uninitialized" at -O1;
-// an empty class has nothing to initialise (the same note as kvc/core/pipeline.hpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-  return impl::merge(e, merger, l, s, selection);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+  }
 }
 
 /// Does the device version of `Merger` write into an existing compressed layer (reusing its
@@ -103,23 +98,62 @@ concept merger_into = requires(exec::device<System> e, const Merger& merger, con
   implementation<std::remove_cvref_t<Merger>>::merge(e, merger, l, s, selection, out);
 };
 
+namespace detail {
+/// What device::merge checks of a caller's arguments before the merger reads them: the layer's
+/// extents and views' maps, and the CSR of a caller-built selection (device::keep_set::validate).
+/// The pipeline's own selections are built valid and skip it.
+template <class System, layer_type L, class Selection>
+void require_mergeable(const L& l, const score_buffer<System>& s, const Selection& selection) {
+  validate_views<System>(l);
+  require_consistent(s);
+  if constexpr (std::is_base_of_v<device::keep_set<System>, Selection>)
+    static_cast<const device::keep_set<System>&>(selection).validate();
+}
+
+// g++ 12 flags calls on an empty merger (merge::drop) as "may be used uninitialized" at -O1;
+// an empty class has nothing to initialise (the same note as kvc/core/pipeline.hpp).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+template <class System, class Merger, layer_type L, class Selection>
+auto merge_checked_selection(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
+                             const Selection& selection) {
+  return implementation_of<Merger>::merge(e, merger, l, s, selection);
+}
+template <class System, class Merger, layer_type L, class Selection, class T>
+void merge_checked_selection(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
+                             const Selection& selection, device::compressed_layer<T, System>& out) {
+  using impl = implementation_of<Merger>;
+  if constexpr (merger_into<Merger, System, L, Selection, device::compressed_layer<T, System>>)
+    impl::merge(e, merger, l, s, selection, out);
+  else
+    out = impl::merge(e, merger, l, s, selection);
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+}  // namespace detail
+
+/// The compressed layer `merger` builds from the layer, its scores and the selection: a
+/// device::keep_set, or a richer type such as EMS's device::class_assignment, passed on as it is
+/// (as the host pipeline passes a selector's result to its merger).
+template <class System, class Merger, layer_type L, class Selection>
+auto merge(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
+           const Selection& selection) {
+  using impl [[maybe_unused]] = implementation_of<Merger>;
+  detail::require_mergeable<System>(l, s, selection);
+  return detail::merge_checked_selection(e, merger, l, s, selection);
+}
+
 /// The same, into `out`: reusing its memory where the merger can write into an existing layer,
 /// moving a new layer into it otherwise.
 template <class System, class Merger, layer_type L, class Selection, class T>
 void merge(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
            const Selection& selection, device::compressed_layer<T, System>& out) {
-  using impl = implementation_of<Merger>;
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-  if constexpr (merger_into<Merger, System, L, Selection, device::compressed_layer<T, System>>)
-    impl::merge(e, merger, l, s, selection, out);
-  else
-    out = impl::merge(e, merger, l, s, selection);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+  using impl [[maybe_unused]] = implementation_of<Merger>;
+  detail::require_mergeable<System>(l, s, selection);
+  detail::merge_checked_selection(e, merger, l, s, selection, out);
 }
 
 /// A policy's scores (pipeline::scores on the device).
@@ -164,7 +198,7 @@ namespace kvc {
 template <class System, class Scorer, class Selector, class Merger, layer_type L, budget::per_head B>
 auto compress(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l, const B& b) {
   return device::detail::run_stages(e, p, l, b, [&](const auto& s, const auto& sel) {
-    return device::merge(e, p.merge, l, s, sel);
+    return device::detail::merge_checked_selection(e, p.merge, l, s, sel);
   });
 }
 
@@ -176,7 +210,9 @@ void compress(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& 
               device::compressed_layer<T, System>& out) {
   static_assert(std::is_same_v<T, element_of<typename L::key_type>>,
                 "kvc::compress(…, out): out must hold the layer's key element type");
-  device::detail::run_stages(e, p, l, b, [&](const auto& s, const auto& sel) { device::merge(e, p.merge, l, s, sel, out); });
+  device::detail::run_stages(e, p, l, b, [&](const auto& s, const auto& sel) {
+    device::detail::merge_checked_selection(e, p.merge, l, s, sel, out);
+  });
 }
 
 }  // namespace kvc

@@ -27,19 +27,6 @@ namespace kvc::device {
 
 namespace detail {
 
-/// The head of CSR entry e: the last h with offsets[h] <= e (offsets has heads + 1 entries).
-KVC_HOST_DEVICE inline std::size_t head_of_entry(const std::size_t* offsets, std::size_t heads, std::size_t e) {
-  std::size_t lo = 0, hi = heads;  // offsets[lo] <= e < offsets[hi]
-  while (hi - lo > 1) {
-    const std::size_t mid = lo + (hi - lo) / 2;
-    if (offsets[mid] <= e)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  return lo;
-}
-
 /// Entry e breaks "strictly ascending within its head" (e > 0 and not the first of its head).
 struct not_ascending {
   const std::int64_t* positions;
@@ -77,7 +64,10 @@ template <class System, class T>
 void relocate_positions(exec::device<System>, compressed_layer<T, System>& c, merge::position_mode mode,
                         std::size_t local = 64) {
   merge::detail::require_position_mode(mode);
+  c.keep().validate();
   const std::size_t total = c.keep().total(), heads = c.heads();
+  kvc::detail::require(c.positions().size() == total, "positions().size()", "keep().total() " + std::to_string(total),
+                       c.positions().size());
   if (total == 0) return;
   auto* positions = thrust::raw_pointer_cast(c.positions().data());
   const auto* offsets = thrust::raw_pointer_cast(c.keep().offsets().data());

@@ -5,6 +5,7 @@
 #include "kvc/version.hpp"
 
 #include <cstddef>
+#include <utility>
 
 #include <cuda/std/limits>
 #include <thrust/for_each.h>
@@ -59,12 +60,12 @@ struct implementation<score::window_attention> {
     }
     if constexpr (has_queries_v<L>) {
       const std::size_t n = l.tokens(), w = p.window < l.window() ? p.window : l.window();
-      vector<float, System> unpooled(l.kv_heads() * n);
-      detail::window_attention_scores(e, l, p.window, p.group, device::raw(unpooled));
+      score_buffer<System> unpooled;
+      detail::window_attention_scores(e, l, p.window, p.group, unpooled);
       out.reset(l.kv_heads(), n);
       const auto index = thrust::counting_iterator<std::size_t>(0);
       thrust::for_each(System{}, index, index + kvc::device::detail::steps(l.kv_heads() * n),
-                       detail::pool_prefix{device::raw(unpooled), out.data(), n, n - w, p.pool / 2, p.pool, p.kind});
+                       detail::pool_prefix{std::as_const(unpooled).data(), out.data(), n, n - w, p.pool / 2, p.pool, p.kind});
     }
   }
 };

@@ -4,8 +4,10 @@
 #include "kvc/version.hpp"
 
 #include <cstddef>
+#include <string>
 
 #include "kvc/core/compressed_layer.hpp"
+#include "kvc/core/error.hpp"
 #include "kvc/core/keep_set.hpp"
 #include "kvc/core/layer.hpp"
 #include "kvc/core/scores.hpp"
@@ -17,6 +19,11 @@ struct drop {
   compressed_layer<element_of<typename L::key_type>> operator()(const L& l, const score_matrix&,
                                                                  const keep_set& keep) const {
     using T = element_of<typename L::key_type>;
+    kvc::detail::validate_views(l);
+    kvc::detail::require(keep.heads() == l.kv_heads(), "keep.heads()", "kv_heads " + std::to_string(l.kv_heads()),
+                         keep.heads());
+    kvc::detail::require(keep.tokens() == l.tokens(), "keep.tokens()", "tokens " + std::to_string(l.tokens()),
+                         keep.tokens());
     compressed_layer<T> out(keep, l.head_dim(), l.values.extent(2));
     for (std::size_t h = 0; h < keep.heads(); ++h) {
       auto k = out.keys(h);

@@ -18,6 +18,7 @@ struct accumulated_attention {
 
   template <layer_type L>
   void operator()(const L& l, score_matrix& out) const {
+    kvc::detail::require_scorable(l, out);
     if (!l.attention.empty()) {
       std::vector<double> acc(l.attention.begin(), l.attention.end());
       fold_groups(acc, l.group(), group, out);

@@ -50,6 +50,7 @@ struct center_of_gravity {
   /// (as score::accumulated_attention does) and `window` is not looked at.
   template <layer_type L>
   void operator()(const L& l, score_matrix& out) const {
+    kvc::detail::require_scorable(l, out);
     if (!l.attention.empty()) {
       const std::vector<double> acc(l.attention.begin(), l.attention.end());
       fold_groups(acc, l.group(), group, out);

@@ -40,10 +40,8 @@ struct global_local {
     require(segment >= 1, "global_local.segment", "at least 1 token", segment);
     require(global_weight >= 0.0 && global_weight <= 1.0, "global_local.global_weight", "a weight in [0, 1]",
             global_weight);
+    kvc::detail::require_scorable(l, out);
     require_queries(l, "score::global_local");
-    require(out.heads() == l.kv_heads() && out.tokens() == l.tokens(), "out",
-            "a score_matrix of [" + std::to_string(l.kv_heads()) + ", " + std::to_string(l.tokens()) + "]",
-            "[" + std::to_string(out.heads()) + ", " + std::to_string(out.tokens()) + "]");
 
     const std::size_t n = l.tokens(), w = std::min(window, l.window()), first = l.window() - w;
     const double lambda = global_weight;

@@ -22,6 +22,7 @@ struct last_query_attention {
 
   template <layer_type L>
   void operator()(const L& l, score_matrix& out) const {
+    kvc::detail::require_scorable(l, out);
     require_queries(l, "score::last_query_attention");
     const std::vector<double> last = window_attention_sum(l, 1);
     if (!share_across_heads) {

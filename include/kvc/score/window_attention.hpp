@@ -31,6 +31,7 @@ struct window_attention {
   void operator()(const L& l, score_matrix& out) const {
     detail::require(window >= 1, "window_attention.window", "at least 1", window);
     detail::require(pool >= 1 && pool % 2 == 1, "window_attention.pool", "an odd kernel of at least 1", pool);
+    kvc::detail::require_scorable(l, out);
     require_queries(l, "score::window_attention");
     fold_groups(window_attention_sum(l, window), l.group(), group, out);
     const std::size_t n = l.tokens(), prefix = n - std::min(window, l.window());

@@ -8,6 +8,9 @@
 //   4. reduce_by_key  sum[r] = sum_t L[r, t]
 //   5. for_each       s[h, t] = fold_g sum_j L[(g, j), t] / sum[(g, j)]
 // where a row r is one (q_head, window query). Memory: 8 · q_heads · window · tokens bytes.
+// A non-finite key or query read makes its logit NaN (one comparison per dot product), hence its
+// row's sum; the sums are checked after step 4, before `out` is touched, and the element is named
+// as the reference names it (kvc/core/non_finite.hpp).
 
 #include "kvc/version.hpp"
 
@@ -28,6 +31,8 @@
 #include "kvc/core/layer.hpp"
 #include "kvc/core/view.hpp"
 #include "kvc/device/detail/row_math.hpp"
+#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/validate.hpp"
 #include "kvc/device/vector.hpp"
 
 namespace kvc::device::detail {
@@ -79,7 +84,10 @@ struct scaled_logit {
     const std::size_t r = i / rows.tokens, t = i % rows.tokens;
     if (t > rows.last_visible(r)) return -::cuda::std::numeric_limits<double>::infinity();
     const std::size_t qh = rows.q_head(r);
-    return dot(queries, qh, rows.query(r), keys, qh / rows.group, t, head_dim) * scale;
+    const double x = dot(queries, qh, rows.query(r), keys, qh / rows.group, t, head_dim);
+    // A non-finite dot (some element is NaN or inf) becomes NaN, so that its row's sum is NaN
+    // whatever its sign: require_finite_rows finds it there.
+    return ::cuda::std::isfinite(x) ? x * scale : ::cuda::std::numeric_limits<double>::quiet_NaN();
   }
 };
 
@@ -131,27 +139,68 @@ struct fold_accumulated {
   }
 };
 
-/// Window attention of the last `window` queries (all of them if the layer has fewer),
-/// folded over each GQA group, into `out` ([kv_heads, tokens] in System memory).
+/// Steps 1-4 for the last `w` window queries: `weights` holds exp(L − peak) per (row, token),
+/// `sum` the row sums.
+template <class System>
+struct softmax_rows {
+  window_rows shape;
+  vector<double, System> weights, sum;
+};
+
+/// Throws, naming the element as the reference does, when a row's sum is not finite: the first
+/// such row (q_head, query) has a non-finite element in its query row or in a key row it sees.
 template <class System, layer_type L>
-void window_attention_scores(exec::device<System>, const L& l, std::size_t window, group_reduce how, float* out) {
+void require_finite_rows(const L& l, const window_rows& shape, const vector<double, System>& sum) {
+  const std::size_t r = first_non_finite<System>(thrust::raw_pointer_cast(sum.data()), sum.size());
+  if (r == sum.size()) return;
+  const std::size_t qh = shape.q_head(r), j = shape.query(r), d = l.head_dim(), h = qh / shape.group;
+  if (const std::size_t c = first_non_finite_element<System>(l.queries, qh, j, 1); c < d)
+    throw_non_finite_element<System>(l.queries, "queries", qh, j, c);
+  const std::size_t seen = shape.last_visible(r) + 1;
+  std::size_t i = first_non_finite_element<System>(l.keys, h, 0, seen);
+  if (i >= seen * d) i = 0;  // not reached: a finite query row and finite keys give a finite sum
+  throw_non_finite_element<System>(l.keys, "keys", h, i / d, i % d);
+}
+
+/// Steps 1-4 of the last `window` queries (all of them if the layer has fewer); throws on a
+/// non-finite key or query read, before anything is written.
+template <class System, layer_type L>
+softmax_rows<System> window_softmax(exec::device<System>, const L& l, std::size_t window) {
   const std::size_t n = l.tokens(), w = window < l.window() ? window : l.window(), d = l.head_dim();
   const std::size_t rows = l.q_heads() * w, cells = rows * n;
-  const window_rows shape{n, w, l.window(), l.group()};
+  softmax_rows<System> out{window_rows{n, w, l.window(), l.group()}, vector<double, System>(cells),
+                           vector<double, System>(rows)};
   const auto index = thrust::counting_iterator<std::size_t>(0);
   const auto row_of = thrust::make_transform_iterator(index, divide_by{n});
 
-  vector<double, System> logits(cells), peak(rows), sum(rows);
-  thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), logits.begin(),
+  vector<double, System> peak(rows);
+  thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), out.weights.begin(),
                     scaled_logit<typename L::key_type, typename L::query_type>{
-                        l.keys, l.queries, shape, d, 1.0 / ::cuda::std::sqrt(static_cast<double>(d))});
-  thrust::reduce_by_key(System{}, row_of, row_of + kvc::device::detail::steps(cells), logits.begin(), thrust::make_discard_iterator(),
-                        peak.begin(), thrust::equal_to<std::size_t>{}, thrust::maximum<double>{});
-  thrust::for_each(System{}, index, index + kvc::device::detail::steps(cells), exp_minus_peak{raw(logits), raw(peak), n});
-  thrust::reduce_by_key(System{}, row_of, row_of + kvc::device::detail::steps(cells), logits.begin(), thrust::make_discard_iterator(),
-                        sum.begin());
+                        l.keys, l.queries, out.shape, d, 1.0 / ::cuda::std::sqrt(static_cast<double>(d))});
+  thrust::reduce_by_key(System{}, row_of, row_of + kvc::device::detail::steps(cells), out.weights.begin(),
+                        thrust::make_discard_iterator(), peak.begin(), thrust::equal_to<std::size_t>{},
+                        thrust::maximum<double>{});
+  thrust::for_each(System{}, index, index + kvc::device::detail::steps(cells),
+                   exp_minus_peak{raw(out.weights), raw(peak), n});
+  thrust::reduce_by_key(System{}, row_of, row_of + kvc::device::detail::steps(cells), out.weights.begin(),
+                        thrust::make_discard_iterator(), out.sum.begin());
+  require_finite_rows<System>(l, out.shape, out.sum);
+  return out;
+}
+
+/// Window attention of the last `window` queries (all of them if the layer has fewer),
+/// folded over each GQA group, into `out` (re-shaped to [kv_heads, tokens] once the checks pass).
+template <class System, layer_type L>
+void window_attention_scores(exec::device<System> e, const L& l, std::size_t window, group_reduce how,
+                             score_buffer<System>& out) {
+  const std::size_t n = l.tokens();
+  const softmax_rows<System> rows = window_softmax(e, l, window);
+  out.reset(l.kv_heads(), n);
+  const auto index = thrust::counting_iterator<std::size_t>(0);
   thrust::for_each(System{}, index, index + kvc::device::detail::steps(l.kv_heads() * n),
-                   fold_window_weights{raw(logits), raw(sum), out, n, w, l.group(), how});
+                   fold_window_weights{thrust::raw_pointer_cast(rows.weights.data()),
+                                       thrust::raw_pointer_cast(rows.sum.data()), out.data(), n, rows.shape.w,
+                                       l.group(), how});
 }
 
 /// Fold engine-given accumulated weights (layer.attention, in System memory) into `out`.
