@@ -47,9 +47,15 @@ namespace detail {
 template <layer_type L>
 void require_scorable(const L& l, const score_matrix& out) {
   validate_views(l);
-  require(out.heads() == l.kv_heads() && out.tokens() == l.tokens(), "out",
-          "a score_matrix of [" + std::to_string(l.kv_heads()) + ", " + std::to_string(l.tokens()) + "]",
-          "[" + std::to_string(out.heads()) + ", " + std::to_string(out.tokens()) + "]");
+  if (out.heads() == l.kv_heads() && out.tokens() == l.tokens()) return;
+  // Built by append: g++ 12's -Wrestrict misfires on `"[" + std::to_string(...)` (GCC bug 105651).
+  const auto shape = [](std::size_t a, std::size_t b) {
+    std::string text("[");
+    text.append(std::to_string(a)).append(", ").append(std::to_string(b)).append("]");
+    return text;
+  };
+  throw error("out", std::string("a score_matrix of ").append(shape(l.kv_heads(), l.tokens())),
+              shape(out.heads(), out.tokens()));
 }
 }  // namespace detail
 
