@@ -12,7 +12,10 @@
 // writes only on success. Anything else aborts.
 //
 // Input layout: see `decode` below; every field is read with FuzzedDataProvider, so any byte
-// string is an input.
+// string is an input. KVC_FUZZ_VERBOSE=1 prints what an input decodes to, and on a mismatch the
+// keep sets, scores and data, to read a reproducer.
+// Seeds (fuzz/corpus/policy): one input per policy and key/value layout (`snapkv-paged-1`, ...),
+// LoRC, paged geometries refused when the view is built, and a merged run.
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -138,6 +141,14 @@ struct inputs {
   placement kv_place{}, q_place{};
 
   [[nodiscard]] std::size_t q_heads() const { return heads * group; }
+  /// No key or query above 2^10 in magnitude: dot products of float elements in double then
+  /// differ between summation orders by far less than the score tolerance. With larger values a
+  /// sum can cancel catastrophically in one order and not in another (1 + 7.5e37 − 7.5e37), and
+  /// the host and device scores legitimately differ.
+  [[nodiscard]] bool moderate() const {
+    const auto small = [](float v) { return std::fabs(v) <= 1024.0f; };
+    return std::all_of(keys.begin(), keys.end(), small) && std::all_of(queries.begin(), queries.end(), small);
+  }
 };
 
 void decode(FuzzedDataProvider& in, inputs& x) {
@@ -492,13 +503,19 @@ void run_policy(const Policy& p, const inputs& x, const L& l, const B& b, const 
     // the device's scores must give the device's result.
     const kvc::score_matrix hs = p.scores(l);
     const kvc::score_matrix ds = kvc::device::scores(device_exec{}, p, l).to_host();
-    FUZZ_REQUIRE(close_scores(hs, ds));
     const auto sel = kvc::run_selector(p.select, l, ds, k);
     print("host keep", host->keep());
     print("device keep", device->keep());
     print("host selector on device scores", sel);
+    if (std::getenv("KVC_FUZZ_VERBOSE") != nullptr) {
+      for (const float v : x.keys) std::fprintf(stderr, "%g ", static_cast<double>(v));
+      std::fprintf(stderr, "<- keys\n");
+      for (const float v : x.queries) std::fprintf(stderr, "%g ", static_cast<double>(v));
+      std::fprintf(stderr, "<- queries\n");
+    }
     print("host scores", hs);
     print("device scores", ds);
+    FUZZ_REQUIRE(!x.moderate() || close_scores(hs, ds));
     FUZZ_REQUIRE(same_layer(p.merge(l, ds, sel), *device));
     check_keep(device->keep(), x, k, e);
   }
@@ -676,7 +693,7 @@ void run_layer_policies(FuzzedDataProvider& in, const inputs& x, const L& l) {
           check_dropped_rows((*host)[i], l);
           if (!same_layer((*host)[i], device[i])) {
             const kvc::score_matrix ds = kvc::device::scores(device_exec{}, p.per_layer, l).to_host();
-            FUZZ_REQUIRE(close_scores(p.per_layer.scores(l), ds));
+            FUZZ_REQUIRE(!x.moderate() || close_scores(p.per_layer.scores(l), ds));
             FUZZ_REQUIRE(same_layer(p.per_layer.merge(l, ds, p.per_layer.select(ds, budgets[i])), device[i]));
           }
         }
