@@ -517,7 +517,11 @@ void run_policy(const Policy& p, const inputs& x, const L& l, const B& b, const 
     print("device scores", ds);
     FUZZ_REQUIRE(!x.moderate() || close_scores(hs, ds));
     FUZZ_REQUIRE(same_layer(p.merge(l, ds, sel), *device));
-    check_keep(device->keep(), x, k, e);
+    // The centroid shield (IntelLLM) was taken from the reference's scores; the device keep set
+    // shields the centroid of its own, which the selector check above has covered.
+    expectation same_but_shield = e;
+    same_but_shield.spans.clear();
+    check_keep(device->keep(), x, k, same_but_shield);
   }
   before.require_unchanged(x);
   if constexpr (drops_v<Policy>) check_compact(x, host->keep(), &*host);
