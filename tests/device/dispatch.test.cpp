@@ -28,20 +28,20 @@ struct user_scorer {
 };
 
 static_assert(kvc::scorer<user_scorer>);
-static_assert(!kvc::device::has_device_version<user_scorer>);
-static_assert(!kvc::device::has_device_version<int>);
-static_assert(kvc::device::has_device_version<kvc::score::window_attention>);
-static_assert(kvc::device::has_device_version<kvc::score::accumulated_attention>);
-static_assert(kvc::device::has_device_version<kvc::score::last_query_attention>);
-static_assert(kvc::device::has_device_version<kvc::score::key_norm>);
-static_assert(kvc::device::has_device_version<const kvc::score::random&>);
-static_assert(kvc::device::has_device_version<kvc::score::recency>);
-static_assert(kvc::device::has_device_version<kvc::select::topk>);
-static_assert(kvc::device::has_device_version<kvc::select::window_topk>);
-static_assert(kvc::device::has_device_version<kvc::select::heavy_recent>);
-static_assert(kvc::device::has_device_version<kvc::select::sink_window>);
-static_assert(kvc::device::has_device_version<kvc::select::head_adaptive>);
-static_assert(kvc::device::has_device_version<kvc::merge::drop>);
+static_assert(!kvc::device::runs_on_device<user_scorer>);
+static_assert(!kvc::device::runs_on_device<int>);
+static_assert(kvc::device::runs_on_device<kvc::score::window_attention>);
+static_assert(kvc::device::runs_on_device<kvc::score::accumulated_attention>);
+static_assert(kvc::device::runs_on_device<kvc::score::last_query_attention>);
+static_assert(kvc::device::runs_on_device<kvc::score::key_norm>);
+static_assert(kvc::device::runs_on_device<const kvc::score::random&>);
+static_assert(kvc::device::runs_on_device<kvc::score::recency>);
+static_assert(kvc::device::runs_on_device<kvc::select::topk>);
+static_assert(kvc::device::runs_on_device<kvc::select::window_topk>);
+static_assert(kvc::device::runs_on_device<kvc::select::heavy_recent>);
+static_assert(kvc::device::runs_on_device<kvc::select::sink_window>);
+static_assert(kvc::device::runs_on_device<kvc::select::head_adaptive>);
+static_assert(kvc::device::runs_on_device<kvc::merge::drop>);
 
 kvc::device::score_buffer<device_system> upload(std::size_t heads, std::size_t tokens, const std::vector<float>& v) {
   kvc::score_matrix m(heads, tokens);

@@ -41,9 +41,9 @@ inline constexpr bool exact_arithmetic = true;
 using device_system = thrust::device_system_tag;
 using device_exec = kvc::exec::device<device_system>;
 
-static_assert(kvc::device::has_device_version<kvc::score::global_local>);
-static_assert(kvc::device::has_device_version<kvc::select::evict_merge>);
-static_assert(kvc::device::has_device_version<kvc::merge::center_merge>);
+static_assert(kvc::device::runs_on_device<kvc::score::global_local>);
+static_assert(kvc::device::runs_on_device<kvc::select::evict_merge>);
+static_assert(kvc::device::runs_on_device<kvc::merge::center_merge>);
 
 template <class T>
 using view = kvc::strided_view<const T>;

@@ -146,7 +146,7 @@ void check_fastgen(std::size_t heads, std::size_t group) {
 
 }  // namespace
 
-static_assert(kvc::device::has_device_version<fg::selector>);
+static_assert(kvc::device::runs_on_device<fg::selector>);
 
 #if defined(KVC_HAS_FLOAT16)
 #define KVC_TEST_ELEMENTS float, _Float16, kvc::bf16

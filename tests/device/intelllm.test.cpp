@@ -92,15 +92,15 @@ void check_intelllm(std::size_t heads, std::size_t group) {
 
 }  // namespace
 
-static_assert(kvc::device::has_device_version<kvc::score::center_of_gravity>);
-static_assert(kvc::device::has_device_version<kvc::select::centroid_protected<kvc::select::window_topk>>);
-static_assert(kvc::device::has_device_version<kvc::select::centroid_protected<kvc::select::head_adaptive>>);
-static_assert(kvc::device::has_device_version<kvc::merge::relocate<>>);
+static_assert(kvc::device::runs_on_device<kvc::score::center_of_gravity>);
+static_assert(kvc::device::runs_on_device<kvc::select::centroid_protected<kvc::select::window_topk>>);
+static_assert(kvc::device::runs_on_device<kvc::select::centroid_protected<kvc::select::head_adaptive>>);
+static_assert(kvc::device::runs_on_device<kvc::merge::relocate<>>);
 // No device version of the inner stage, none of the adaptor: the dispatch trait stays unspecialised.
 struct host_only_selector {
   kvc::keep_set operator()(const kvc::score_matrix&, std::size_t) const;
 };
-static_assert(!kvc::device::has_device_version<kvc::select::centroid_protected<host_only_selector>>);
+static_assert(!kvc::device::runs_on_device<kvc::select::centroid_protected<host_only_selector>>);
 
 #if defined(KVC_HAS_FLOAT16)
 #define KVC_TEST_ELEMENTS float, _Float16, kvc::bf16

@@ -63,6 +63,27 @@ concept merger = std::is_default_constructible_v<M> &&
                    { m(l, s, sel) } -> std::same_as<compressed_layer<element_of<typename Layer::key_type>>>;
                  };
 
+/// How a component is stated once (DESIGN.md §4). An element-wise scorer's math is one
+/// KVC_HOST_DEVICE function of (kv_head, token): its host reference loops over it, and the
+/// device path maps it over every (head, token) without a second copy (kvc/device/algorithm.hpp).
+template <class S, class Layer = reference_layer>
+concept element_wise_scorer = requires(const S& s, const Layer& l, std::size_t i) {
+  { s.element(l, i, i) } -> std::convertible_to<float>;
+};
+
+/// A component that is another with some parameters fixed from the cache's size and the budget
+/// (select::window_topk is a topk whose recent window is min(window, tokens)): `lower(tokens,
+/// budget)` checks its own parameters and gives the component that runs.
+template <class C>
+concept lowered_component = requires(const C& c, std::size_t n) { c.lower(n, n); };
+template <lowered_component C>
+using lowered_t = std::remove_cvref_t<decltype(std::declval<const C&>().lower(std::size_t{}, std::size_t{}))>;
+
+/// A component whose parameters are checked against a layer by a member `check(layer)`, which
+/// throws kvc::error naming the parameter; the reference and the device path both call it.
+template <class C, class Layer = reference_layer>
+concept checked_component = requires(const C& c, const Layer& l) { c.check(l); };
+
 /// A Projector maps a `[rows, cols]` row-major float matrix (tokens × features, or a weight)
 /// to a rank-r latent and back.
 template <class P>

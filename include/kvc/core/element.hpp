@@ -12,17 +12,7 @@
 #include <cstring>
 #include <type_traits>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
-#include <immintrin.h>
-#endif
-
-#if defined(__CUDACC__) || defined(__CUDA_ARCH__)
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#define KVC_HOST_DEVICE __host__ __device__
-#else
-#define KVC_HOST_DEVICE
-#endif
+#include "kvc/core/config.hpp"
 
 namespace kvc {
 
@@ -90,17 +80,16 @@ constexpr float half_bits_to_float(std::uint16_t h) noexcept {
 }
 }  // namespace detail
 
-#if defined(__FLT16_MAX__) && !defined(__CUDACC__)
+#ifdef KVC_HAS_FLOAT16
 template <>
 struct element_traits<_Float16> {
-#if defined(__F16C__) || defined(__AVX512FP16__)
+#ifdef KVC_DETAIL_F16C_NATIVE
   static float to_float(_Float16 x) { return static_cast<float>(x); }  // one instruction
 #else
   static float to_float(_Float16 x) { return detail::half_bits_to_float(std::bit_cast<std::uint16_t>(x)); }
 #endif
   static _Float16 from_float(float x) { return static_cast<_Float16>(x); }
 };
-#define KVC_HAS_FLOAT16 1
 #endif
 #if defined(__CUDA_FP16_H__)
 template <>
@@ -163,11 +152,9 @@ inline void half_to_float_bits(const _Float16* in, std::size_t n, float* out) {
 }  // namespace detail
 #endif
 
-#if defined(KVC_HAS_FLOAT16) && !defined(__F16C__) && !defined(__AVX512FP16__) && defined(__x86_64__) && \
-    defined(__GNUC__) && !defined(__clang__)
+#ifdef KVC_DETAIL_F16C_AT_RUN_TIME
 // A build without -march=...f16c still runs on processors that have F16C (every x86-64 since
 // 2012): g++ picks the instruction at run time.
-#define KVC_DETAIL_F16C_AT_RUN_TIME 1
 namespace detail {
 /// _Float16 → float with F16C (vcvtph2ps, eight at a time). Call only where has_f16c() holds.
 [[gnu::target("avx,f16c")]] inline void half_to_float_f16c(const _Float16* in, std::size_t n, float* out) {
@@ -193,7 +180,7 @@ inline bool has_f16c() {
 /// from its bits in chunks, a loop the compiler vectorises. Every path gives the same floats.
 template <element T>
 inline void to_float_n(const T* in, std::size_t n, float* out) {
-#if defined(KVC_HAS_FLOAT16) && !defined(__F16C__) && !defined(__AVX512FP16__)
+#if defined(KVC_HAS_FLOAT16) && !defined(KVC_DETAIL_F16C_NATIVE)
   if constexpr (std::is_same_v<std::remove_cv_t<T>, _Float16>) {
 #ifdef KVC_DETAIL_F16C_AT_RUN_TIME
     if (detail::has_f16c()) {

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "kvc/core/error.hpp"
+#include "kvc/core/exec.hpp"
 #include "kvc/core/paged_layout.hpp"
 #include "kvc/core/view.hpp"
 
@@ -130,6 +131,13 @@ void validate(const layer<K, V, Q>& l) {
   for (std::size_t i = 0; i < l.attention.size(); ++i)
     detail::require(std::isfinite(l.attention[i]), "attention[" + detail::to_text(i) + "]", "a finite weight",
                     l.attention[i]);
+}
+
+/// The same, spelled with the execution tag as the one pipeline calls it (the device twin is in
+/// kvc/device/validate.hpp).
+template <class K, class V, class Q>
+void validate(exec::host_t, const layer<K, V, Q>& l) {
+  validate(l);
 }
 
 /// Throws unless the layer carries at least one query per q-head (for attention-based scorers).

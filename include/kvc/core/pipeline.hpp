@@ -48,53 +48,90 @@ struct pipeline {
   Selector select{};
   Merger merge{};
 
-  /// Scores of every (kv_head, token), after validating the layer.
+  // One pipeline over the execution tag: each stage is named once (score_with, select_with,
+  // merge_with) and routed by the tag to the host reference (below) or to the device path
+  // (kvc/device/pipeline.hpp, found through the layer's namespace).
+
+  /// Scores of every (kv_head, token), after validating the layer: a kvc::score_matrix on the
+  /// host, a kvc::device::score_buffer<System> under exec::device<System>.
+  template <class Exec, layer_type L>
+  auto scores(Exec e, const L& l) const {
+    static_assert(scorer<Scorer, L>, "kvc::pipeline: the Scorer cannot score this layer type (see kvc::scorer)");
+    return score_with(e, score, l);
+  }
   template <layer_type L>
   score_matrix scores(const L& l) const {
-    static_assert(scorer<Scorer, L>, "kvc::pipeline: the Scorer cannot score this layer type (see kvc::scorer)");
-    validate(l);
-    score_matrix s(l.kv_heads(), l.tokens());
-    score(l, s);
-    return s;
+    return scores(exec::host, l);
   }
 
   /// What would be kept, without building the compressed layer.
+  template <class Exec, layer_type L, budget::per_head B>
+  auto keep(Exec e, const L& l, const B& b) const {
+    validate(e, l);
+    const std::size_t k = b.count(l.tokens());
+    return select_with(e, select, l, scores(e, l), k);
+  }
   template <layer_type L, budget::per_head B>
   selection_t<Selector, L> keep(const L& l, const B& b) const {
-    validate(l);
-    const std::size_t k = b.count(l.tokens());
-    return run_selector(select, l, scores(l), k);
+    return keep(exec::host, l, b);
   }
 
-  /// Compress on the host reference.
+  /// Compress: validate, score, select, merge. `out` (optional) receives the result, reusing its
+  /// memory where the merger can (the device path's compressed layer); untouched when a check fails.
+  template <class Exec, layer_type L, budget::per_head B, class... Out>
+    requires(sizeof...(Out) <= 1 && !layer_type<Exec>)
+  auto operator()(Exec e, const L& l, const B& b, Out&... out) const {
+    validate(e, l);
+    const std::size_t k = b.count(l.tokens());
+    const auto s = scores(e, l);
+    const auto sel = select_with(e, select, l, s, k);
+    return merge_with(e, merge, l, s, sel, out...);
+  }
   template <layer_type L, budget::per_head B>
   auto operator()(const L& l, const B& b) const {
     return (*this)(exec::host, l, b);
   }
-  template <layer_type L, budget::per_head B>
-  auto operator()(exec::host_t, const L& l, const B& b) const {
-    validate(l);
-    const std::size_t k = b.count(l.tokens());
-    const score_matrix s = scores(l);
-    const auto sel = run_selector(select, l, s, k);
+};
+
+// The host reference's stages.
+
+/// Scores of `scorer` for layer `l`, after validating it.
+template <class Scorer, layer_type L>
+score_matrix score_with(exec::host_t, const Scorer& scorer, const L& l) {
+  validate(l);
+  score_matrix s(l.kv_heads(), l.tokens());
+  scorer(l, s);
+  return s;
+}
+
+/// What `selector` keeps of scores `s` with `budget` tokens per head (the layer for a layer-aware one).
+template <class Selector, layer_type L>
+auto select_with(exec::host_t, const Selector& selector, const L& l, const score_matrix& s, std::size_t budget) {
+  return run_selector(selector, l, s, budget);
+}
+
+/// The compressed layer `merger` builds from the layer, its scores and the selection.
+template <class Merger, layer_type L, class Selection>
+auto merge_with(exec::host_t, const Merger& merger, const L& l, const score_matrix& s, const Selection& selection) {
 // g++ 12 flags calls on an empty stage (merge::drop) of a designated-initialised temporary
 // as "may be used uninitialized"; an empty class has nothing to initialise.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-    return merge(l, s, sel);
+  return merger(l, s, selection);
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
-  }
-};
+}
 
-/// Host compression through a free function, the spelling the device backends share:
-/// `kvc::compress(kvc::exec::host, policy, layer, budget)`.
-template <class Policy, layer_type L, budget::per_head B>
-auto compress(exec::host_t e, const Policy& policy, const L& l, const B& b) {
-  return policy(e, l, b);
+/// Compression through a free function on any execution tag:
+/// `kvc::compress(kvc::exec::host, policy, layer, budget)`, or `kvc::exec::device<System>{}`
+/// (kvc/device/pipeline.hpp), optionally into an `out` the engine keeps from call to call.
+template <class Exec, class Policy, layer_type L, budget::per_head B, class... Out>
+  requires(sizeof...(Out) <= 1)
+auto compress(Exec e, const Policy& policy, const L& l, const B& b, Out&... out) {
+  return policy(e, l, b, out...);
 }
 
 }  // namespace kvc

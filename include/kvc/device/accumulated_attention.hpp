@@ -5,14 +5,14 @@
 #include "kvc/version.hpp"
 
 #include "kvc/device/detail/attention.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/score/accumulated_attention.hpp"
 
 namespace kvc::device {
 
 template <>
-struct implementation<score::accumulated_attention> {
+struct algorithm<score::accumulated_attention> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>

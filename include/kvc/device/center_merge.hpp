@@ -31,7 +31,7 @@
 #include "kvc/device/compressed_layer.hpp"
 #include "kvc/device/detail/gather.hpp"
 #include "kvc/device/evict_merge.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/device/validate.hpp"
 #include "kvc/merge/center_merge.hpp"
@@ -99,7 +99,7 @@ struct ems_center_row {
 }  // namespace detail
 
 template <>
-struct implementation<merge::center_merge> {
+struct algorithm<merge::center_merge> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>

@@ -8,14 +8,14 @@
 
 #include "kvc/core/error.hpp"
 #include "kvc/device/detail/attention.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/score/center_of_gravity.hpp"
 
 namespace kvc::device {
 
 template <>
-struct implementation<score::center_of_gravity> {
+struct algorithm<score::center_of_gravity> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>

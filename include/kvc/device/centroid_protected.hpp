@@ -28,7 +28,7 @@
 
 #include "kvc/core/error.hpp"
 #include "kvc/device/detail/attention.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/device/validate.hpp"
@@ -154,8 +154,8 @@ std::vector<select::token_span> centroid_regions(exec::device<System> e, const s
 }
 
 template <class Inner>
-  requires has_device_version<Inner>
-struct implementation<select::centroid_protected<Inner>> {
+  requires runs_on_device<Inner>
+struct algorithm<select::centroid_protected<Inner>> {
   static constexpr bool available = true;
 
   template <class System>
@@ -180,7 +180,7 @@ struct implementation<select::centroid_protected<Inner>> {
       thrust::transform(System{}, index, index + kvc::device::detail::steps(heads * n), lifted.values().begin(),
                         detail::lift_shield{s.data(), raw(top), raw(spans), n});
     }
-    auto keep = implementation_of<Inner>::select(e, p.inner, lifted, budget);
+    auto keep = run_select(e, p.inner, lifted, budget);
 
     vector<std::size_t, System> kept(heads);
     thrust::for_each(System{}, index, index + kvc::device::detail::steps(heads),

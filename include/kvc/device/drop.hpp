@@ -13,7 +13,7 @@
 #include "kvc/core/error.hpp"
 #include "kvc/device/compressed_layer.hpp"
 #include "kvc/device/detail/gather.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/merge/drop.hpp"
@@ -21,7 +21,7 @@
 namespace kvc::device {
 
 template <>
-struct implementation<merge::drop> {
+struct algorithm<merge::drop> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>

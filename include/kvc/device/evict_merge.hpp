@@ -30,7 +30,7 @@
 #include "kvc/device/class_assignment.hpp"
 #include "kvc/device/detail/attention.hpp"
 #include "kvc/device/detail/rank.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/device/validate.hpp"
@@ -160,7 +160,7 @@ class_assignment<System> assign_centers(exec::device<System>, const L& l, const 
 }
 
 template <>
-struct implementation<select::evict_merge> {
+struct algorithm<select::evict_merge> {
   static constexpr bool available = true;
 
   /// Steps 1-3 (select::evict_merge(scores, budget)): merge candidates are left pending.

@@ -36,7 +36,7 @@
 #include "kvc/core/error.hpp"
 #include "kvc/device/detail/attention.hpp"
 #include "kvc/device/detail/rank.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/device/validate.hpp"
@@ -228,7 +228,7 @@ void require_accumulated(const score_buffer<System>& s) {
 }  // namespace detail
 
 template <>
-struct implementation<kvc::fastgen::selector> {
+struct algorithm<kvc::fastgen::selector> {
   static constexpr bool available = true;
 
   template <class System>

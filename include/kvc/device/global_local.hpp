@@ -26,7 +26,7 @@
 
 #include "kvc/core/error.hpp"
 #include "kvc/device/detail/attention.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/score/global_local.hpp"
 
@@ -89,7 +89,7 @@ struct global_local_score {
 }  // namespace detail
 
 template <>
-struct implementation<score::global_local> {
+struct algorithm<score::global_local> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>

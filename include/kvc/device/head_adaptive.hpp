@@ -10,7 +10,7 @@
 
 #include "kvc/core/error.hpp"
 #include "kvc/device/detail/rank.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/device/validate.hpp"
@@ -20,7 +20,7 @@
 namespace kvc::device {
 
 template <>
-struct implementation<select::head_adaptive> {
+struct algorithm<select::head_adaptive> {
   static constexpr bool available = true;
 
   template <class System>

@@ -16,7 +16,7 @@
 #include "kvc/core/view.hpp"
 #include "kvc/device/detail/attention.hpp"
 #include "kvc/device/detail/row_math.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/device/validate.hpp"
 #include "kvc/device/vector.hpp"
@@ -50,7 +50,7 @@ struct negative_key_norm_rows {
 }  // namespace detail
 
 template <>
-struct implementation<score::key_norm> {
+struct algorithm<score::key_norm> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>

@@ -10,7 +10,7 @@
 #include <thrust/iterator/counting_iterator.h>
 
 #include "kvc/device/detail/attention.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/score/last_query_attention.hpp"
 
@@ -34,7 +34,7 @@ struct mean_over_all_heads {
 }  // namespace detail
 
 template <>
-struct implementation<score::last_query_attention> {
+struct algorithm<score::last_query_attention> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>

@@ -28,7 +28,7 @@
 #include "kvc/core/layer.hpp"
 #include "kvc/core/pipeline.hpp"
 #include "kvc/device/compressed_layer.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/device/validate.hpp"
@@ -38,9 +38,8 @@ namespace kvc::device {
 /// Scores of `scorer` for layer `l` into `out` (re-shaped to [kv_heads, tokens]).
 template <class System, class Scorer, layer_type L>
 void score(exec::device<System> e, const Scorer& scorer, const L& l, score_buffer<System>& out) {
-  using impl = implementation_of<Scorer>;
   validate(e, l);
-  impl::score(e, scorer, l, out);
+  run_score(e, scorer, l, out);
 }
 template <class System, class Scorer, layer_type L>
 score_buffer<System> score(exec::device<System> e, const Scorer& scorer, const L& l) {
@@ -56,49 +55,7 @@ void require_consistent(const score_buffer<System>& s) {
   kvc::detail::require(s.values().size() == s.heads() * s.tokens(), "scores.values().size()",
                        "heads*tokens " + std::to_string(s.heads() * s.tokens()), s.values().size());
 }
-}  // namespace detail
 
-/// What `selector` keeps of scores `s` with `budget` tokens per head.
-template <class System, class Selector>
-auto select(exec::device<System> e, const Selector& selector, const score_buffer<System>& s, std::size_t budget) {
-  using impl = implementation_of<Selector>;
-  detail::require_consistent(s);
-  return impl::select(e, selector, s, budget);
-}
-
-/// Does the device version of `Selector` take the layer too (`select(e, selector, layer, scores,
-/// budget)`, as EMS's evict_merge does to compare keys)?
-template <class Selector, class System, class L>
-concept layer_aware_device_selector =
-    requires(exec::device<System> e, const Selector& selector, const L& l, const score_buffer<System>& s,
-             std::size_t budget) {
-      implementation<std::remove_cvref_t<Selector>>::select(e, selector, l, s, budget);
-    };
-
-/// What `selector` keeps of layer `l` with scores `s`, the way the pipeline runs it: a
-/// layer-aware selector gets the layer, any other just the scores (kvc::run_selector on the host).
-template <class System, class Selector, layer_type L>
-auto select(exec::device<System> e, const Selector& selector, const L& l, const score_buffer<System>& s,
-            std::size_t budget) {
-  using impl = implementation_of<Selector>;
-  detail::require_consistent(s);
-  if constexpr (layer_aware_device_selector<Selector, System, L>) {
-    detail::validate_views<System>(l);
-    return impl::select(e, selector, l, s, budget);
-  } else {
-    return impl::select(e, selector, s, budget);
-  }
-}
-
-/// Does the device version of `Merger` write into an existing compressed layer (reusing its
-/// memory) as well as return a new one?
-template <class Merger, class System, class L, class Selection, class Out>
-concept merger_into = requires(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
-                               const Selection& selection, Out& out) {
-  implementation<std::remove_cvref_t<Merger>>::merge(e, merger, l, s, selection, out);
-};
-
-namespace detail {
 /// What device::merge checks of a caller's arguments before the merger reads them: the layer's
 /// extents and views' maps, and the CSR of a caller-built selection (device::keep_set::validate).
 /// The pipeline's own selections are built valid and skip it.
@@ -109,110 +66,82 @@ void require_mergeable(const L& l, const score_buffer<System>& s, const Selectio
   if constexpr (std::is_base_of_v<device::keep_set<System>, Selection>)
     static_cast<const device::keep_set<System>&>(selection).validate();
 }
-
-// g++ 12 flags calls on an empty merger (merge::drop) as "may be used uninitialized" at -O1;
-// an empty class has nothing to initialise (the same note as kvc/core/pipeline.hpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-template <class System, class Merger, layer_type L, class Selection>
-auto merge_checked_selection(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
-                             const Selection& selection) {
-  return implementation_of<Merger>::merge(e, merger, l, s, selection);
-}
-template <class System, class Merger, layer_type L, class Selection, class T>
-void merge_checked_selection(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
-                             const Selection& selection, device::compressed_layer<T, System>& out) {
-  using impl = implementation_of<Merger>;
-  if constexpr (merger_into<Merger, System, L, Selection, device::compressed_layer<T, System>>)
-    impl::merge(e, merger, l, s, selection, out);
-  else
-    out = impl::merge(e, merger, l, s, selection);
-}
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 }  // namespace detail
+
+/// What `selector` keeps of scores `s` with `budget` tokens per head.
+template <class System, class Selector>
+auto select(exec::device<System> e, const Selector& selector, const score_buffer<System>& s, std::size_t budget) {
+  detail::require_consistent(s);
+  return run_select(e, selector, s, budget);
+}
+
+/// What `selector` keeps of layer `l` with scores `s`, the way the pipeline runs it: a
+/// layer-aware selector gets the layer, any other just the scores (kvc::run_selector on the host).
+template <class System, class Selector, layer_type L>
+auto select(exec::device<System> e, const Selector& selector, const L& l, const score_buffer<System>& s,
+            std::size_t budget) {
+  detail::require_consistent(s);
+  if constexpr (layer_aware_device_selector<Selector, System, L>) detail::validate_views<System>(l);
+  return run_select(e, selector, l, s, budget);
+}
 
 /// The compressed layer `merger` builds from the layer, its scores and the selection: a
 /// device::keep_set, or a richer type such as EMS's device::class_assignment, passed on as it is
-/// (as the host pipeline passes a selector's result to its merger).
-template <class System, class Merger, layer_type L, class Selection>
+/// (as the host pipeline passes a selector's result to its merger). With `out`, reusing its
+/// memory where the merger can write into an existing layer, moving a new layer into it otherwise.
+template <class System, class Merger, layer_type L, class Selection, class... Out>
+  requires(sizeof...(Out) <= 1)
 auto merge(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
-           const Selection& selection) {
-  using impl [[maybe_unused]] = implementation_of<Merger>;
+           const Selection& selection, Out&... out) {
+  detail::require_runs_on_device<Merger>();
   detail::require_mergeable<System>(l, s, selection);
-  return detail::merge_checked_selection(e, merger, l, s, selection);
-}
-
-/// The same, into `out`: reusing its memory where the merger can write into an existing layer,
-/// moving a new layer into it otherwise.
-template <class System, class Merger, layer_type L, class Selection, class T>
-void merge(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
-           const Selection& selection, device::compressed_layer<T, System>& out) {
-  using impl [[maybe_unused]] = implementation_of<Merger>;
-  detail::require_mergeable<System>(l, s, selection);
-  detail::merge_checked_selection(e, merger, l, s, selection, out);
+  return run_merge(e, merger, l, s, selection, out...);
 }
 
 /// A policy's scores (pipeline::scores on the device).
 template <class System, class Scorer, class Selector, class Merger, layer_type L>
 score_buffer<System> scores(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l) {
-  return score(e, p.score, l);
+  return p.scores(e, l);
 }
 
 /// What a policy keeps (pipeline::keep on the device).
 template <class System, class Scorer, class Selector, class Merger, layer_type L, budget::per_head B>
 auto keep(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l, const B& b) {
-  using checked [[maybe_unused]] = implementation_of<Selector>;
-  validate(e, l);
-  const std::size_t k = b.count(l.tokens());
-  return select(e, p.select, l, scores(e, p, l), k);
+  return p.keep(e, l, b);
 }
-
-namespace detail {
-/// What both kvc::compress overloads run: every stage named first (so a missing device version
-/// is one error, before any other), the checks, the scores and the selection, then
-/// `finish(scores, selection)`.
-template <class System, class Scorer, class Selector, class Merger, layer_type L, budget::per_head B, class Finish>
-decltype(auto) run_stages(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l, const B& b,
-                          Finish&& finish) {
-  using scorer_impl [[maybe_unused]] = implementation_of<Scorer>;
-  using selector_impl [[maybe_unused]] = implementation_of<Selector>;
-  using merger_impl [[maybe_unused]] = implementation_of<Merger>;
-  validate(e, l);
-  const std::size_t k = b.count(l.tokens());
-  const score_buffer<System> s = scores(e, p, l);
-  const auto sel = select(e, p.select, l, s, k);
-  return finish(s, sel);
-}
-}  // namespace detail
 
 }  // namespace kvc::device
 
 namespace kvc {
 
-/// Compress on Thrust's `System`: the device twin of compress(exec::host, policy, layer, budget).
-/// Gives a kvc::device::compressed_layer<T, System>, which converts to kvc::compressed_layer<T>.
-template <class System, class Scorer, class Selector, class Merger, layer_type L, budget::per_head B>
-auto compress(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l, const B& b) {
-  return device::detail::run_stages(e, p, l, b, [&](const auto& s, const auto& sel) {
-    return device::detail::merge_checked_selection(e, p.merge, l, s, sel);
-  });
+// The device path's stages of the one pipeline (kvc/core/pipeline.hpp): the same names as the
+// host reference's, taking exec::device<System>. Each names its component first, so a missing
+// device version is one error before any other.
+
+template <class System, class Scorer, layer_type L>
+device::score_buffer<System> score_with(exec::device<System> e, const Scorer& scorer, const L& l) {
+  device::detail::require_runs_on_device<Scorer>();
+  return device::score(e, scorer, l);
 }
 
-/// Same, into `out`, which an engine keeps from call to call: with merge::drop (and relocate
-/// over it) the result reuses out's memory, so repeated calls allocate only when the kept set
-/// grows; another merger's result is moved into `out`. `out` is untouched when a check fails.
-template <class System, class Scorer, class Selector, class Merger, layer_type L, budget::per_head B, class T>
-void compress(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l, const B& b,
-              device::compressed_layer<T, System>& out) {
-  static_assert(std::is_same_v<T, element_of<typename L::key_type>>,
-                "kvc::compress(…, out): out must hold the layer's key element type");
-  device::detail::run_stages(e, p, l, b, [&](const auto& s, const auto& sel) {
-    device::detail::merge_checked_selection(e, p.merge, l, s, sel, out);
-  });
+template <class System, class Selector, layer_type L>
+auto select_with(exec::device<System> e, const Selector& selector, const L& l, const device::score_buffer<System>& s,
+                 std::size_t budget) {
+  device::detail::require_runs_on_device<Selector>();
+  return device::run_select(e, selector, l, s, budget);
+}
+
+/// The pipeline's own selection is built valid, so only the merger runs; into `out` if given.
+template <class System, class Merger, layer_type L, class Selection, class... Out>
+auto merge_with(exec::device<System> e, const Merger& merger, const L& l, const device::score_buffer<System>& s,
+                const Selection& selection, Out&... out) {
+  device::detail::require_runs_on_device<Merger>();
+  if constexpr (sizeof...(Out) == 1)
+    static_assert(std::is_same_v<std::remove_cvref_t<Out>...,
+                                 device::compressed_layer<element_of<typename L::key_type>, System>>,
+                  "kvc::compress(…, out): out must be a kvc::device::compressed_layer of the layer's key element "
+                  "type on the same System");
+  return device::run_merge(e, merger, l, s, selection, out...);
 }
 
 }  // namespace kvc

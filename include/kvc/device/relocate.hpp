@@ -18,7 +18,7 @@
 
 #include "kvc/core/error.hpp"
 #include "kvc/device/compressed_layer.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/merge/relocate.hpp"
@@ -90,29 +90,26 @@ void relocate_positions(exec::device<System>, compressed_layer<T, System>& c, me
 }
 
 template <class Inner>
-  requires has_device_version<Inner>
-struct implementation<merge::relocate<Inner>> {
+  requires runs_on_device<Inner>
+struct algorithm<merge::relocate<Inner>> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>
   static auto merge(exec::device<System> e, const merge::relocate<Inner>& p, const L& l, const score_buffer<System>& s,
                     const device::keep_set<System>& keep) {
     merge::detail::require_position_mode(p.mode);
-    auto out = implementation_of<Inner>::merge(e, p.inner, l, s, keep);
+    auto out = run_merge(e, p.inner, l, s, keep);
     relocate_positions(e, out, p.mode, p.local);
     return out;
   }
 
   /// Into `out`, reusing its memory, where the inner merger can.
   template <class System, layer_type L, class Out>
-    requires requires(exec::device<System> e, const Inner& inner, const L& l, const score_buffer<System>& s,
-                      const device::keep_set<System>& keep, Out& out) {
-      implementation_of<Inner>::merge(e, inner, l, s, keep, out);
-    }
+    requires merger_into<Inner, System, L, device::keep_set<System>, Out>
   static void merge(exec::device<System> e, const merge::relocate<Inner>& p, const L& l, const score_buffer<System>& s,
                     const device::keep_set<System>& keep, Out& out) {
     merge::detail::require_position_mode(p.mode);
-    implementation_of<Inner>::merge(e, p.inner, l, s, keep, out);
+    run_merge(e, p.inner, l, s, keep, out);
     relocate_positions(e, out, p.mode, p.local);
   }
 };

@@ -9,7 +9,7 @@
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/transform.h>
 
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/select/detail/rank.hpp"
@@ -33,7 +33,7 @@ struct uniform_offset {
 }  // namespace detail
 
 template <>
-struct implementation<select::sink_window> {
+struct algorithm<select::sink_window> {
   static constexpr bool available = true;
 
   template <class System>

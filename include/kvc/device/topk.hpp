@@ -1,5 +1,6 @@
 #pragma once
-// Device versions of kvc::select::topk, window_topk (SnapKV) and heavy_recent (H2O): one
+// Device algorithm of kvc::select::topk (and so of window_topk and heavy_recent, which lower to
+// it): one
 // stable sort of (head, score-rank) keys, the first `budget` of each head marked, compacted (on
 // CPP/OMP a per-head nth_element writing the keep_set directly; on CUDA the radix-select kernel
 // of kvc/device/cuda/topk.cuh through kvc::device::fast_path).
@@ -14,7 +15,7 @@
 #include "kvc/core/error.hpp"
 #include "kvc/device/detail/rank.hpp"
 #include "kvc/device/fast_path.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/device/validate.hpp"
@@ -24,7 +25,7 @@
 namespace kvc::device {
 
 template <>
-struct implementation<select::topk> {
+struct algorithm<select::topk> {
   static constexpr bool available = true;
 
   template <class System>
@@ -43,32 +44,6 @@ struct implementation<select::topk> {
     vector<std::uint8_t, System> keep(s.heads() * n);
     detail::keep_top_per_head(s, p.sinks, p.recent, budget, raw(keep));
     return detail::keep_set_from_marks<System>(s.heads(), n, raw(keep));
-  }
-};
-
-template <>
-struct implementation<select::window_topk> {
-  static constexpr bool available = true;
-
-  template <class System>
-  static device::keep_set<System> select(exec::device<System> e, const select::window_topk& p,
-                                         const score_buffer<System>& s, std::size_t budget) {
-    const select::topk same{.sinks = 0, .recent = p.window < s.tokens() ? p.window : s.tokens()};
-    return implementation<select::topk>::select(e, same, s, budget);
-  }
-};
-
-template <>
-struct implementation<select::heavy_recent> {
-  static constexpr bool available = true;
-
-  template <class System>
-  static device::keep_set<System> select(exec::device<System> e, const select::heavy_recent& p,
-                                         const score_buffer<System>& s, std::size_t budget) {
-    kvc::detail::require(p.recent_fraction >= 0.0 && p.recent_fraction <= 1.0, "heavy_recent.recent_fraction",
-                         "a fraction in [0, 1]", p.recent_fraction);
-    const auto recent = static_cast<std::size_t>(p.recent_fraction * static_cast<double>(budget));
-    return implementation<select::topk>::select(e, select::topk{.sinks = 0, .recent = recent}, s, budget);
   }
 };
 

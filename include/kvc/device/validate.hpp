@@ -127,15 +127,23 @@ template <class System, class View>
 }
 }  // namespace detail
 
-/// kvc::validate for a layer whose memory (views, spans) is in System memory.
+}  // namespace kvc::device
+
+namespace kvc {
+/// kvc::validate for a layer whose memory (views, spans) is in System memory (the device
+/// twin of validate(exec::host, layer), found by the one pipeline through the layer's namespace).
 template <class System, class K, class V, class Q>
 void validate(exec::device<System>, const layer<K, V, Q>& l) {
-  detail::validate_views<System>(l);
-  const std::size_t bad = detail::first_non_finite<System>(l.attention.data(), l.attention.size());
+  device::detail::validate_views<System>(l);
+  const std::size_t bad = device::detail::first_non_finite<System>(l.attention.data(), l.attention.size());
   if (bad < l.attention.size())
-    kvc::detail::require(false, "attention[" + kvc::detail::to_text(bad) + "]", "a finite weight",
-                         detail::read_back<System>(l.attention.data() + bad));
+    detail::require(false, "attention[" + detail::to_text(bad) + "]", "a finite weight",
+                    device::detail::read_back<System>(l.attention.data() + bad));
 }
+}  // namespace kvc
+
+namespace kvc::device {
+using kvc::validate;
 
 /// select::detail::require_finite for device scores.
 template <class System>

@@ -14,7 +14,7 @@
 #include "kvc/core/error.hpp"
 #include "kvc/device/detail/attention.hpp"
 #include "kvc/device/fast_path.hpp"
-#include "kvc/device/implementation.hpp"
+#include "kvc/device/algorithm.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/score/window_attention.hpp"
 
@@ -46,7 +46,7 @@ struct pool_prefix {
 }  // namespace detail
 
 template <>
-struct implementation<score::window_attention> {
+struct algorithm<score::window_attention> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>

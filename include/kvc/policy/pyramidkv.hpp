@@ -30,24 +30,38 @@ struct pyramidkv {
     return out;
   }
 
-  /// Compresses every layer of a model; `layers[i]` gets budgets(average, layers.size())[i].
-  template <layer_type L>
-  auto operator()(std::span<const L> layers, budget::tokens average) const {
+  /// Compresses every layer of a model on the execution tag `e` (the host reference, or
+  /// exec::device<System> with kvc/device/all.hpp); `layers[i]` gets budgets(average,
+  /// layers.size())[i] tokens per head.
+  template <class Exec, layer_type L>
+  auto operator()(Exec e, std::span<const L> layers, budget::tokens average) const {
     kvc::detail::require(!layers.empty(), "layers", "at least one layer", 0);
     const std::vector<std::size_t> b = budgets(average.value, layers.size());
     // Every layer is checked before any is compressed, so a bad one fails the whole call.
     for (std::size_t i = 0; i < layers.size(); ++i) {
-      validate(layers[i]);
+      validate(e, layers[i]);
       kvc::detail::require(b[i] <= layers[i].tokens(), "budgets()[" + std::to_string(i) + "]",
                            "at most layer " + std::to_string(i) + "'s " + std::to_string(layers[i].tokens()) +
                                " cached tokens",
                            b[i]);
     }
-    std::vector<decltype(per_layer(layers[0], budget::tokens{1}))> out;
+    std::vector<decltype(per_layer(e, layers[0], budget::tokens{1}))> out;
     out.reserve(layers.size());
-    for (std::size_t i = 0; i < layers.size(); ++i) out.push_back(per_layer(layers[i], budget::tokens{b[i]}));
+    for (std::size_t i = 0; i < layers.size(); ++i) out.push_back(per_layer(e, layers[i], budget::tokens{b[i]}));
     return out;
+  }
+  template <layer_type L>
+  auto operator()(std::span<const L> layers, budget::tokens average) const {
+    return (*this)(exec::host, layers, average);
   }
 };
 
 }  // namespace kvc::policy
+
+namespace kvc {
+/// PyramidKV through the free function on any execution tag: `kvc::compress(exec, p, layers, average)`.
+template <class Exec, layer_type L>
+auto compress(Exec e, const policy::pyramidkv& p, std::span<const L> layers, budget::tokens average) {
+  return p(e, layers, average);
+}
+}  // namespace kvc

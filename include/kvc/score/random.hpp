@@ -1,6 +1,6 @@
 #pragma once
 // A control: uniform random scores from a seed, a pure function of (seed, head, token) so the
-// same seed gives the same keep_set on every backend.
+// same seed gives the same keep_set on every backend (the device path maps element()).
 
 #include "kvc/version.hpp"
 
@@ -30,11 +30,17 @@ KVC_HOST_DEVICE constexpr float uniform01(std::uint64_t seed, std::uint64_t head
 struct random {
   std::uint64_t seed = 0;
 
+  /// s[h, t]: the element math, which the device path maps over every (head, token).
+  template <layer_type L>
+  KVC_HOST_DEVICE float element(const L&, std::size_t h, std::size_t t) const {
+    return detail::uniform01(seed, h, t);
+  }
+
   template <layer_type L>
   void operator()(const L& l, score_matrix& out) const {
     kvc::detail::require_scorable(l, out);
     for (std::size_t h = 0; h < l.kv_heads(); ++h)
-      for (std::size_t t = 0; t < l.tokens(); ++t) out(h, t) = detail::uniform01(seed, h, t);
+      for (std::size_t t = 0; t < l.tokens(); ++t) out(h, t) = element(l, h, t);
   }
 };
 

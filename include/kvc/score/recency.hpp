@@ -4,17 +4,26 @@
 
 #include "kvc/version.hpp"
 
+#include <cstddef>
+
+#include "kvc/core/element.hpp"
 #include "kvc/core/layer.hpp"
 #include "kvc/core/scores.hpp"
 
 namespace kvc::score {
 
 struct recency {
+  /// s[h, t] = t (the device path maps this over every (head, token)).
+  template <layer_type L>
+  KVC_HOST_DEVICE float element(const L&, std::size_t, std::size_t t) const {
+    return static_cast<float>(t);
+  }
+
   template <layer_type L>
   void operator()(const L& l, score_matrix& out) const {
     kvc::detail::require_scorable(l, out);
     for (std::size_t h = 0; h < l.kv_heads(); ++h)
-      for (std::size_t t = 0; t < l.tokens(); ++t) out(h, t) = static_cast<float>(t);
+      for (std::size_t t = 0; t < l.tokens(); ++t) out(h, t) = element(l, h, t);
   }
 };
 

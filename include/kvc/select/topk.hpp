@@ -4,6 +4,7 @@
 
 #include "kvc/version.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -33,22 +34,25 @@ struct topk {
 };
 
 /// SnapKV's selection: the whole observation window plus the top-(budget − window) of the prefix.
+/// A topk whose recent window is min(window, tokens) (lowered: the device path runs that topk).
 struct window_topk {
   std::size_t window = 32;
-  keep_set operator()(const score_matrix& s, std::size_t budget) const {
-    return topk{.sinks = 0, .recent = std::min(window, s.tokens())}(s, budget);
+  [[nodiscard]] topk lower(std::size_t tokens, std::size_t /*budget*/) const {
+    return {.sinks = 0, .recent = std::min(window, tokens)};
   }
+  keep_set operator()(const score_matrix& s, std::size_t budget) const { return lower(s.tokens(), budget)(s, budget); }
 };
 
-/// H2O's selection: a recent window of floor(recent_fraction · budget) tokens plus heavy hitters.
+/// H2O's selection: a recent window of floor(recent_fraction · budget) tokens plus heavy hitters,
+/// a topk with that recent window (lowered).
 struct heavy_recent {
   double recent_fraction = 0.5;
-  keep_set operator()(const score_matrix& s, std::size_t budget) const {
+  [[nodiscard]] topk lower(std::size_t /*tokens*/, std::size_t budget) const {
     kvc::detail::require(recent_fraction >= 0.0 && recent_fraction <= 1.0, "heavy_recent.recent_fraction",
                          "a fraction in [0, 1]", recent_fraction);
-    const auto recent = static_cast<std::size_t>(recent_fraction * static_cast<double>(budget));
-    return topk{.sinks = 0, .recent = recent}(s, budget);
+    return {.sinks = 0, .recent = static_cast<std::size_t>(recent_fraction * static_cast<double>(budget))};
   }
+  keep_set operator()(const score_matrix& s, std::size_t budget) const { return lower(s.tokens(), budget)(s, budget); }
 };
 
 }  // namespace kvc::select

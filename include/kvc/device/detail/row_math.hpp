@@ -20,10 +20,6 @@
 
 #include "kvc/core/element.hpp"
 
-#if defined(__SSE2__) && !defined(__CUDACC__)
-#include <emmintrin.h>
-#define KVC_DETAIL_SSE2_ROWS 1
-#endif
 
 namespace kvc::device::detail {
 
