@@ -44,6 +44,7 @@
 #include "kvc/fastgen/punctuation.hpp"
 #include "kvc/fastgen/token_class.hpp"
 #include "kvc/io/trace.hpp"
+#include "kvc/methods.hpp"
 #include "kvc/policy/adakv.hpp"
 #include "kvc/policy/ems.hpp"
 #include "kvc/policy/fastgen.hpp"
@@ -485,32 +486,33 @@ entry<layer_method<Policy>> layer_entry(std::string name, std::string summary, s
           },
           std::move(start), layer_method<Policy>{}};
 }
-template <class Policy>
-entry<layer_method<Policy>> layer_entry(std::string name, std::string summary, std::string docs,
-                                        layer_method<Policy> start, std::vector<field<layer_method<Policy>>> fields) {
-  return layer_entry(std::move(name), std::move(summary), std::move(docs), std::move(start), std::move(fields),
-                     [](Policy&, const model_prefix&) {});
+
+/// A parameter of the library's registry (kvc/methods.hpp) as a field of state S, its members
+/// reached through `policy_of(state)`.
+template <class S, class Parameter, class PolicyOf>
+field<S> field_of(const Parameter& p, PolicyOf policy_of) {
+  return std::apply(
+      [&](const auto&... access) {
+        auto f = member<S>(std::string(p.name), std::string(p.meaning),
+                           [policy_of, access](auto& s) -> auto& { return access(policy_of(s)); }...);
+        f.observation_window = p.observation_window;
+        return f;
+      },
+      p.access);
+}
+template <class S, class Method, class PolicyOf>
+std::vector<field<S>> fields_of(const Method& m, PolicyOf policy_of) {
+  std::vector<field<S>> out;
+  kvc::methods::for_each_parameter(m, [&](const auto& p) { out.push_back(field_of<S>(p, policy_of)); });
+  return out;
 }
 
-// Parameters several methods share. `stage` reaches the component: [](auto& s) -> auto& { ... }.
-template <class S, class Stage>
-field<S> group_field(Stage stage) {
-  return member<S>("group", "how a GQA group's query heads are folded into their kv head",
-                   [stage](auto& s) -> auto& { return stage(s).group; });
-}
-template <class S, class Stage>
-std::vector<field<S>> pooling_fields(Stage score) {
-  return {member<S>("pool", "pooling kernel over tokens (odd; 1: no pooling)",
-                    [score](auto& s) -> auto& { return score(s).pool; }),
-          member<S>("pooling", "max pooling, or average counting the zero padding",
-                    [score](auto& s) -> auto& { return score(s).kind; }),
-          group_field<S>(score)};
-}
-template <class S, class Stage>
-std::vector<field<S>> guard_fields(Stage select) {
-  return {member<S>("sinks", "first tokens always kept", [select](auto& s) -> auto& { return select(s).sinks; }),
-          member<S>("recent", "last tokens always kept", [select](auto& s) -> auto& { return select(s).recent; })};
-}
+/// Does the scorer read the engine's accumulated attention (layer.attention) when it has one?
+/// Only these methods get the `attention` parameter.
+template <class Scorer>
+inline constexpr bool reads_attention_v =
+    std::is_same_v<Scorer, score::accumulated_attention> || std::is_same_v<Scorer, score::center_of_gravity>;
+
 template <class S>
 field<S> attention_field() {
   return member<S>("attention",
@@ -518,166 +520,52 @@ field<S> attention_field() {
                    "carried queries', kvc --queries)",
                    [](auto& s) -> auto& { return s.seen; });
 }
-template <class T>
-std::vector<T> join(std::vector<T> a, const std::vector<T>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
+
+/// The evaluation's entry for a method of the library's registry.
+template <class Method>
+method from_registry(const Method& m) {
+  using Policy = typename Method::policy_type;
+  const std::string name(m.name), summary(m.summary), docs(m.docs);
+  if constexpr (Method::scope == kvc::methods::level::model) {
+    static_assert(std::is_same_v<Policy, policy::pyramidkv>, "kvc::eval: a model-level method needs its runner here");
+    return make_method(entry<Policy>{
+        name, summary, docs, fields_of<Policy>(m, [](auto& p) -> auto& { return p; }),
+        [](const Policy& p, const model_prefix& mp, const method_budget& b) { return pyramidkv(mp, b, p); }, m.start,
+        Policy{}});
+  } else if constexpr (Method::scope == kvc::methods::level::weights) {
+    static_assert(std::is_same_v<Policy, policy::lorc>, "kvc::eval: a weights method needs its runner here");
+    return make_method(entry<Policy>{
+        name, summary, docs, fields_of<Policy>(m, [](auto& p) -> auto& { return p; }),
+        [](const Policy& p, const model_prefix& mp, const method_budget& b) {
+          return lorc(mp, budget_share(b, mp.prefix()), p);
+        },
+        m.start, Policy{}});
+  } else {
+    using S = layer_method<Policy>;
+    auto fields = fields_of<S>(m, [](auto& s) -> auto& { return s.policy; });
+    S start{.policy = m.start};
+    if constexpr (reads_attention_v<decltype(Policy{}.score)>) {
+      fields.push_back(attention_field<S>());
+      // FastGen profiles on the window queries (docs/fastgen.md#profiling) and CGE's scores are
+      // the observation window's accumulated attention (docs/intelllm.md); H2O's engine keeps
+      // the whole prefill's.
+      if (m.name != "h2o") start.seen = attention_seen::window;
+    }
+    if constexpr (std::is_same_v<Policy, policy::fastgen>)
+      return make_method(layer_entry(name, summary, docs, start, std::move(fields),
+                                     [](Policy& p, const model_prefix& mp) { p.select.classes = mp.classes; }));
+    else
+      return make_method(
+          layer_entry(name, summary, docs, start, std::move(fields), [](Policy&, const model_prefix&) {}));
+  }
 }
 
 }  // namespace detail
 
-/// The evaluated methods, each with its policy's defaults (the paper's, or kvc's documented ones).
+/// The evaluated methods: kvc::methods::all(), each with its registry defaults.
 inline std::vector<method> methods() {
-  using detail::group_field, detail::guard_fields, detail::pooling_fields, detail::attention_field, detail::join,
-      detail::member, detail::window, detail::make_method, detail::layer_entry;
-  const auto score = [](auto& s) -> auto& { return s.policy.score; };
-  const auto select = [](auto& s) -> auto& { return s.policy.select; };
   std::vector<method> out;
-
-  using streaming_llm = layer_method<policy::streaming_llm>;
-  out.push_back(make_method(layer_entry<policy::streaming_llm>(
-      "streaming_llm", "attention sinks and the most recent tokens", "docs/streaming_llm.md", {},
-      {member<streaming_llm>("sinks", "first tokens always kept (attention sinks); the rest are the most recent",
-                             [](auto& s) -> auto& { return s.policy.select.sinks; })})));
-
-  using h2o = layer_method<policy::h2o>;
-  out.push_back(make_method(layer_entry<policy::h2o>(
-      "h2o", "heavy hitters by accumulated attention and a recent window", "docs/h2o.md", {},
-      {member<h2o>("recent_fraction", "share of the budget given to the most recent tokens",
-                   [](auto& s) -> auto& { return s.policy.select.recent_fraction; }),
-       group_field<h2o>(score), attention_field<h2o>()})));
-
-  using snapkv = layer_method<policy::snapkv>;
-  out.push_back(make_method(layer_entry<policy::snapkv>(
-      "snapkv", "pooled observation-window attention; the window itself is kept", "docs/snapkv.md", {},
-      join({window<snapkv>("window", "observation window: the last prefix queries scored, and the tokens kept",
-                           [](auto& s) -> auto& { return s.policy.score.window; },
-                           [](auto& s) -> auto& { return s.policy.select.window; })},
-           pooling_fields<snapkv>(score)))));
-
-  using tova = layer_method<policy::tova>;
-  out.push_back(make_method(layer_entry<policy::tova>(
-      "tova", "the tokens the last query attends to most", "docs/tova.md", {},
-      join({group_field<tova>(score),
-            member<tova>("share_across_heads", "one score per token, averaged over all query heads",
-                         [](auto& s) -> auto& { return s.policy.score.share_across_heads; })},
-           guard_fields<tova>(select)))));
-
-  using key_norm = layer_method<policy::key_norm>;
-  out.push_back(make_method(layer_entry<policy::key_norm>("key_norm", "the lowest-norm keys", "docs/key_norm.md", {},
-                                                          guard_fields<key_norm>(select))));
-
-  using random = layer_method<policy::random>;
-  out.push_back(make_method(layer_entry<policy::random>(
-      "random", "uniform random scores from a seed: the control", "docs/random.md",
-      {.policy = {.score = {.seed = 1}}},
-      join({member<random>("seed", "seed of the scores (the same seed keeps the same tokens)",
-                           [](auto& s) -> auto& { return s.policy.score.seed; })},
-           guard_fields<random>(select)))));
-
-  using adakv = layer_method<policy::adakv>;
-  out.push_back(make_method(layer_entry<policy::adakv>(
-      "adakv", "SnapKV scores, one top-k over all heads of a layer with a per-head floor", "docs/adakv.md", {},
-      join({window<adakv>("window", "observation window: the last prefix queries scored, and the tokens kept",
-                          [](auto& s) -> auto& { return s.policy.score.window; },
-                          [](auto& s) -> auto& { return s.policy.select.recent; }),
-            member<adakv>("floor_fraction", "alpha: share of budget - window every head keeps by its own scores",
-                          [](auto& s) -> auto& { return s.policy.select.floor_fraction; })},
-           pooling_fields<adakv>(score)))));
-
-  const auto per_layer_score = [](auto& s) -> auto& { return s.per_layer.score; };
-  out.push_back(make_method(detail::entry<policy::pyramidkv>{
-      "pyramidkv", "SnapKV with per-layer budgets that shrink with depth, same total", "docs/pyramidkv.md",
-      join({window<policy::pyramidkv>("window", "observation window: the last prefix queries scored, and the "
-                                                "tokens kept in every layer",
-                                      [](auto& s) -> auto& { return s.per_layer.score.window; },
-                                      [](auto& s) -> auto& { return s.per_layer.select.window; }),
-            member<policy::pyramidkv>("beta", "beta: the last layer keeps the average / beta beyond the window",
-                                      [](auto& s) -> auto& { return s.split.beta; })},
-           pooling_fields<policy::pyramidkv>(per_layer_score)),
-      [](const policy::pyramidkv& p, const model_prefix& m, const method_budget& b) { return pyramidkv(m, b, p); },
-      {},
-      {}}));
-
-  // FastGen profiles on the window queries (docs/fastgen.md#profiling: C_local is the window
-  // those queries see); the budget caps each head.
-  using fastgen = layer_method<policy::fastgen>;
-  out.push_back(make_method(layer_entry<policy::fastgen>(
-      "fastgen", "per head, the cheapest hybrid cache that recovers T of the attention", "docs/fastgen.md",
-      {.policy = {.select = {.budget = kvc::fastgen::budget_use::cap}}, .seen = attention_seen::window},
-      {member<fastgen>("recovery_threshold", "T: share of the attention a head's cache must recover",
-                       [](auto& s) -> auto& { return s.policy.select.recovery_threshold; }),
-       member<fastgen>("local_ratio", "r_l: the local cache, as a share of the tokens",
-                       [](auto& s) -> auto& { return s.policy.select.local_ratio; }),
-       member<fastgen>("frequent_ratio", "r_f: the frequent (heavy-hitter) cache, as a share of the tokens",
-                       [](auto& s) -> auto& { return s.policy.select.frequent_ratio; }),
-       member<fastgen>("budget_use", "cap: no head keeps more than the budget; ignore: T alone sets it (the paper)",
-                       [](auto& s) -> auto& { return s.policy.select.budget; }),
-       group_field<fastgen>(score), attention_field<fastgen>()},
-      [](policy::fastgen& p, const model_prefix& m) { p.select.classes = m.classes; })));
-
-  using ems = layer_method<policy::ems>;
-  const auto merge = [](auto& s) -> auto& { return s.policy.merge; };
-  out.push_back(make_method(layer_entry<policy::ems>(
-      "ems", "Global-Local scores; head-wise evict, or merge into the kept centers", "docs/ems.md", {},
-      {window<ems>("window", "observation window: the last prefix queries scored, and the tokens kept as centers",
-                   [](auto& s) -> auto& { return s.policy.score.window; },
-                   [](auto& s) -> auto& { return s.policy.select.recent; }),
-       member<ems>("segment", "tokens per segment of the local view",
-                   [](auto& s) -> auto& { return s.policy.score.segment; }),
-       member<ems>("global_weight", "lambda: share of the global view in the score",
-                   [](auto& s) -> auto& { return s.policy.score.global_weight; }),
-       group_field<ems>(score),
-       member<ems>("sparse_mass", "a head whose centers hold this share of its score mass evicts the rest",
-                   [](auto& s) -> auto& { return s.policy.select.sparse_mass; }),
-       member<ems>("min_similarity", "key cosine similarity a token needs to join a center",
-                   [](auto& s) -> auto& { return s.policy.select.min_similarity; }),
-       member<ems>("merge_keys", "also average the keys into their center",
-                   [merge](auto& s) -> auto& { return merge(s).merge_keys; }),
-       member<ems>("merge_values", "average the values into their center",
-                   [merge](auto& s) -> auto& { return merge(s).merge_values; })})));
-
-  // CGE's scores are the observation window's accumulated attention (docs/intelllm.md).
-  using intelllm = layer_method<policy::intelllm>;
-  out.push_back(make_method(layer_entry<policy::intelllm>(
-      "intelllm", "shields the attention's center of gravity (CGE); remote-gap positions (RGL)", "docs/intelllm.md",
-      {.seen = attention_seen::window},
-      {window<intelllm>("window", "observation window: the last prefix queries scored, and the tokens kept "
-                                  "(exclude_last follows it unless set)",
-                        [](auto& s) -> auto& { return s.policy.score.window; },
-                        [](auto& s) -> auto& { return s.policy.select.inner.window; },
-                        [](auto& s) -> auto& { return s.policy.select.exclude_last; }),
-       group_field<intelllm>(score),
-       member<intelllm>("radius", "tokens shielded on each side of the center of gravity",
-                        [](auto& s) -> auto& { return s.policy.select.radius; }),
-       member<intelllm>("exclude_first", "first tokens left out of the center of gravity",
-                        [](auto& s) -> auto& { return s.policy.select.exclude_first; }),
-       member<intelllm>("exclude_last", "last tokens left out of the center of gravity",
-                        [](auto& s) -> auto& { return s.policy.select.exclude_last; }),
-       member<intelllm>("positions", "positions of the kept tokens: original, repacked, or remote_gap (RGL)",
-                        [](auto& s) -> auto& { return s.policy.merge.mode; }),
-       member<intelllm>("local", "kept tokens in the contiguous local region (remote_gap)",
-                        [](auto& s) -> auto& { return s.policy.merge.local; }),
-       attention_field<intelllm>()})));
-
-  out.push_back(make_method(detail::entry<policy::lorc>{
-      "lorc", "low-rank K/V projection weights with progressive per-layer ranks (budget: share of the rank)",
-      "docs/lorc.md",
-      {member<policy::lorc>("min_rank_fraction", "r_min as a share of the full rank",
-                            [](auto& s) -> auto& { return s.schedule.min_rank_fraction; }),
-       member<policy::lorc>("max_rank_fraction", "r_max as a share of the full rank",
-                            [](auto& s) -> auto& { return s.schedule.max_rank_fraction; }),
-       member<policy::lorc>("accumulate", "how condition numbers add up over the later layers",
-                            [](auto& s) -> auto& { return s.schedule.accumulate; }),
-       member<policy::lorc>("tolerance", "the SVD's convergence tolerance",
-                            [](auto& s) -> auto& { return s.decompose.tolerance; }),
-       member<policy::lorc>("max_sweeps", "the SVD's sweep limit",
-                            [](auto& s) -> auto& { return s.decompose.max_sweeps; })},
-      [](const policy::lorc& p, const model_prefix& m, const method_budget& b) {
-        return lorc(m, budget_share(b, m.prefix()), p);
-      },
-      {},
-      {}}));
+  kvc::methods::for_each([&](const auto& m) { out.push_back(detail::from_registry(m)); });
   return out;
 }
 
