@@ -201,7 +201,7 @@ inline auto adakv() {
                                      {1, 5}, [](auto& p) -> auto& { return p.score.window; },
                                      [](auto& p) -> auto& { return p.select.recent; }),
                  param<double>("floor_fraction", "alpha: share of budget - window every head keeps by its own scores",
-                               {0.0, 0.5, 1.0}, [](auto& p) -> auto& { return p.select.floor_fraction; })},
+                               {0.5, 1.0}, [](auto& p) -> auto& { return p.select.floor_fraction; })},
       detail::pooling(detail::scorer_of));
 }
 
@@ -287,7 +287,7 @@ inline auto lorc() {
               "docs/lorc.md", policy::lorc{},
               param<double>("min_rank_fraction", "r_min as a share of the full rank", {0.05, 0.4},
                             [](auto& p) -> auto& { return p.schedule.min_rank_fraction; }),
-              param<double>("max_rank_fraction", "r_max as a share of the full rank", {0.6, 0.9},
+              param<double>("max_rank_fraction", "r_max as a share of the full rank", {0.5, 0.6},
                             [](auto& p) -> auto& { return p.schedule.max_rank_fraction; }),
               param<project::cumulation>("accumulate", "how condition numbers add up over the later layers",
                                          {project::cumulation::sum},
