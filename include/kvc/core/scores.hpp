@@ -59,4 +59,16 @@ void require_scorable(const L& l, const score_matrix& out) {
 }
 }  // namespace detail
 
+/// The reference loop of an element-wise scorer (kvc::element_wise_scorer): checks the layer
+/// and `out`, calls `scorer.check(l)` where it has one, then out[h, t] = scorer.element(l, h, t)
+/// over every (kv_head, token) in order. The device path maps the same element() (kvc/device/
+/// algorithm.hpp), so a scorer written this way states its math once.
+template <class Scorer, layer_type L>
+void score_elements(const Scorer& scorer, const L& l, score_matrix& out) {
+  detail::require_scorable(l, out);
+  if constexpr (requires { scorer.check(l); }) scorer.check(l);
+  for (std::size_t h = 0; h < l.kv_heads(); ++h)
+    for (std::size_t t = 0; t < l.tokens(); ++t) out(h, t) = static_cast<float>(scorer.element(l, h, t));
+}
+
 }  // namespace kvc

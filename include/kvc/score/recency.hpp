@@ -21,9 +21,7 @@ struct recency {
 
   template <layer_type L>
   void operator()(const L& l, score_matrix& out) const {
-    kvc::detail::require_scorable(l, out);
-    for (std::size_t h = 0; h < l.kv_heads(); ++h)
-      for (std::size_t t = 0; t < l.tokens(); ++t) out(h, t) = element(l, h, t);
+    score_elements(*this, l, out);
   }
 };
 
