@@ -19,7 +19,7 @@
 
 #include "device/support.hpp"
 #include "kvc/device/all.hpp"
-#include "kvc/device/center_of_gravity.hpp"
+#include "kvc/device/attention.hpp"
 #include "kvc/device/centroid_protected.hpp"
 #include "kvc/device/relocate.hpp"
 #include "kvc/eval/synthetic.hpp"

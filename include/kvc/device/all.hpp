@@ -4,9 +4,8 @@
 
 #include "kvc/version.hpp"
 
-#include "kvc/device/accumulated_attention.hpp"
+#include "kvc/device/attention.hpp"
 #include "kvc/device/center_merge.hpp"
-#include "kvc/device/center_of_gravity.hpp"
 #include "kvc/device/centroid_protected.hpp"
 #include "kvc/device/class_assignment.hpp"
 #include "kvc/device/compact.hpp"
@@ -19,7 +18,6 @@
 #include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/key_norm.hpp"
-#include "kvc/device/last_query_attention.hpp"
 #include "kvc/device/low_rank.hpp"
 #include "kvc/device/pipeline.hpp"
 #include "kvc/device/relocate.hpp"
@@ -28,7 +26,6 @@
 #include "kvc/device/topk.hpp"
 #include "kvc/device/validate.hpp"
 #include "kvc/device/vector.hpp"
-#include "kvc/device/window_attention.hpp"
 
 #if defined(__CUDACC__) && THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
 #include "kvc/device/cuda/fast_paths.cuh"  // CUDA kernels where they pay (kvc/device/fast_path.hpp)

@@ -16,16 +16,14 @@ namespace kvc::score {
 struct accumulated_attention {
   group_reduce group = group_reduce::mean;  ///< how a GQA group's query heads are folded
 
+  static constexpr std::string_view name = "score::accumulated_attention";
+  [[nodiscard]] attention_source source() const {
+    return {.queries = static_cast<std::size_t>(-1), .engine = true};  // every query the layer carries
+  }
+
   template <layer_type L>
   void operator()(const L& l, score_matrix& out) const {
-    kvc::detail::require_scorable(l, out);
-    if (!l.attention.empty()) {
-      std::vector<double> acc(l.attention.begin(), l.attention.end());
-      fold_groups(acc, l.group(), group, out);
-      return;
-    }
-    require_queries(l, "score::accumulated_attention");
-    fold_groups(window_attention_sum(l, l.window()), l.group(), group, out);
+    attention_scores(*this, l, out);
   }
 };
 

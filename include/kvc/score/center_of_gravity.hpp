@@ -46,19 +46,17 @@ struct center_of_gravity {
   std::size_t window = 32;                  ///< observation window (last queries of the prompt)
   group_reduce group = group_reduce::mean;  ///< how a GQA group's query heads are folded
 
+  static constexpr std::string_view name = "score::center_of_gravity";
   /// m[h, t]. When the engine hands accumulated weights in layer.attention they are used as A
   /// (as score::accumulated_attention does) and `window` is not looked at.
+  [[nodiscard]] attention_source source() const { return {.queries = window, .engine = true}; }
+  template <layer_type L>
+  void check(const L& l) const {
+    if (l.attention.empty()) kvc::detail::require(window >= 1, "center_of_gravity.window", "at least 1", window);
+  }
   template <layer_type L>
   void operator()(const L& l, score_matrix& out) const {
-    kvc::detail::require_scorable(l, out);
-    if (!l.attention.empty()) {
-      const std::vector<double> acc(l.attention.begin(), l.attention.end());
-      fold_groups(acc, l.group(), group, out);
-      return;
-    }
-    kvc::detail::require(window >= 1, "center_of_gravity.window", "at least 1", window);
-    require_queries(l, "score::center_of_gravity");
-    fold_groups(window_attention_sum(l, window), l.group(), group, out);
+    attention_scores(*this, l, out);
   }
 
   /// c[h] for every kv head, from the layer's queries and keys (or its attention), counting only

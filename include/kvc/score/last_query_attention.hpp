@@ -20,21 +20,12 @@ struct last_query_attention {
   group_reduce group = group_reduce::mean;  ///< how a GQA group's query heads are folded
   bool share_across_heads = false;          ///< one score per token, averaged over all q-heads
 
+  static constexpr std::string_view name = "score::last_query_attention";
+  [[nodiscard]] attention_source source() const { return {.queries = 1, .all_heads = share_across_heads}; }
+
   template <layer_type L>
   void operator()(const L& l, score_matrix& out) const {
-    kvc::detail::require_scorable(l, out);
-    require_queries(l, "score::last_query_attention");
-    const std::vector<double> last = window_attention_sum(l, 1);
-    if (!share_across_heads) {
-      fold_groups(last, l.group(), group, out);
-      return;
-    }
-    const std::size_t n = l.tokens(), heads = l.q_heads();
-    for (std::size_t t = 0; t < n; ++t) {
-      double sum = 0.0;
-      for (std::size_t qh = 0; qh < heads; ++qh) sum += last[qh * n + t];
-      for (std::size_t h = 0; h < out.heads(); ++h) out(h, t) = static_cast<float>(sum / static_cast<double>(heads));
-    }
+    attention_scores(*this, l, out);
   }
 };
 

@@ -27,25 +27,29 @@ struct window_attention {
   pooling kind = pooling::max;              ///< max, or average counting the zero padding (PyTorch's default)
   group_reduce group = group_reduce::mean;  ///< how a GQA group's query heads are folded
 
+  static constexpr std::string_view name = "score::window_attention";
+  [[nodiscard]] attention_source source() const { return {.queries = window}; }
   template <layer_type L>
-  void operator()(const L& l, score_matrix& out) const {
+  void check(const L&) const {
     detail::require(window >= 1, "window_attention.window", "at least 1", window);
     detail::require(pool >= 1 && pool % 2 == 1, "window_attention.pool", "an odd kernel of at least 1", pool);
-    kvc::detail::require_scorable(l, out);
-    require_queries(l, "score::window_attention");
-    fold_groups(window_attention_sum(l, window), l.group(), group, out);
-    const std::size_t n = l.tokens(), prefix = n - std::min(window, l.window());
-    const std::size_t half = pool / 2;
-    std::vector<float> raw(prefix);
-    for (std::size_t h = 0; h < out.heads(); ++h) {
-      std::copy_n(out.row(h).begin(), prefix, raw.begin());
-      for (std::size_t t = 0; t < prefix; ++t) {
-        const std::size_t lo = t >= half ? t - half : 0, hi = std::min(prefix, t + half + 1);
-        float acc = kind == pooling::max ? -std::numeric_limits<float>::infinity() : 0.0f;
-        for (std::size_t u = lo; u < hi; ++u) acc = kind == pooling::max ? std::max(acc, raw[u]) : acc + raw[u];
-        out(h, t) = kind == pooling::max ? acc : acc / static_cast<float>(pool);
-      }
-    }
+  }
+  /// The pooling of token t of a head's folded `row`: over the prefix (the tokens before the
+  /// `used`-token window) a centred kernel of `pool` tokens cut at the prefix's ends, in float
+  /// in token order; a window token keeps its raw sum.
+  KVC_HOST_DEVICE float post(const float* row, std::size_t tokens, std::size_t used, std::size_t t) const {
+    const std::size_t prefix = tokens - used, half = pool / 2;
+    if (t >= prefix) return row[t];
+    const bool max = kind == pooling::max;
+    const std::size_t lo = t >= half ? t - half : 0, hi = t + half + 1 < prefix ? t + half + 1 : prefix;
+    float acc = max ? -::cuda::std::numeric_limits<float>::infinity() : 0.0f;
+    for (std::size_t u = lo; u < hi; ++u) acc = max ? (acc < row[u] ? row[u] : acc) : acc + row[u];
+    return max ? acc : acc / static_cast<float>(pool);
+  }
+
+  template <layer_type L>
+  void operator()(const L& l, score_matrix& out) const {
+    attention_scores(*this, l, out);
   }
 };
 

@@ -26,6 +26,7 @@
 #include <thrust/reduce.h>
 #include <thrust/transform.h>
 
+#include "kvc/core/attention.hpp"
 #include "kvc/core/element.hpp"
 #include "kvc/core/exec.hpp"
 #include "kvc/core/layer.hpp"
@@ -98,44 +99,42 @@ struct exp_minus_peak {
   KVC_HOST_DEVICE void operator()(std::size_t i) const { logits[i] = ::cuda::std::exp(logits[i] - peak[i / tokens]); }
 };
 
-/// s[h, t] = fold over the group of sum over the window of softmax weights (kvc::fold_groups).
-struct fold_window_weights {
+/// The summed softmax weight of q-head `g` of kv head `h` at token `t` over the `w` queries.
+struct window_weight {
   const double* weights;  // exp(L − peak), [rows, tokens]
   const double* sums;     // [rows]
-  float* out;             // [kv_heads, tokens]
-  std::size_t tokens, w, group;
-  group_reduce how;
-  KVC_HOST_DEVICE void operator()(std::size_t i) const {
-    const std::size_t h = i / tokens, t = i % tokens;
-    const bool max = how == group_reduce::max;
-    double v = max ? -::cuda::std::numeric_limits<double>::infinity() : 0.0;
-    for (std::size_t g = 0; g < group; ++g) {
-      double acc = 0.0;
-      for (std::size_t j = 0; j < w; ++j) {
-        const std::size_t r = (h * group + g) * w + j;
-        acc += weights[r * tokens + t] / sums[r];
-      }
-      v = max ? (v < acc ? acc : v) : v + acc;
+  std::size_t tokens, w, first, t;  // first: the group's first q-head
+  KVC_HOST_DEVICE double operator()(std::size_t g) const {
+    double acc = 0.0;
+    for (std::size_t j = 0; j < w; ++j) {
+      const std::size_t r = (first + g) * w + j;
+      acc += weights[r * tokens + t] / sums[r];
     }
-    out[i] = static_cast<float>(max ? v : v / static_cast<double>(group));
+    return acc;
   }
 };
+/// The engine's accumulated weight of q-head `first + g` at token `t`.
+struct engine_weight {
+  const float* attention;  // [q_heads, tokens]
+  std::size_t tokens, first, t;
+  KVC_HOST_DEVICE double operator()(std::size_t g) const { return attention[(first + g) * tokens + t]; }
+};
 
-/// kvc::fold_groups of engine-given accumulated weights `[q_heads, tokens]`.
-struct fold_accumulated {
-  const float* attention;
-  float* out;
-  std::size_t tokens, group;
+/// s[h, t] from per-q-head weights `Weight` (window_weight or engine_weight): kvc::fold_group
+/// over the group, or (all_heads) kvc::mean_over_heads over every q-head, as the reference.
+template <class Weight>
+struct fold_weights {
+  Weight weight;  // t and the first q-head are set per element
+  float* out;     // [kv_heads, tokens]
+  std::size_t tokens, group, q_heads;
   group_reduce how;
+  bool all_heads;
   KVC_HOST_DEVICE void operator()(std::size_t i) const {
+    Weight at = weight;
     const std::size_t h = i / tokens, t = i % tokens;
-    const bool max = how == group_reduce::max;
-    double v = max ? -::cuda::std::numeric_limits<double>::infinity() : 0.0;
-    for (std::size_t g = 0; g < group; ++g) {
-      const double x = attention[(h * group + g) * tokens + t];
-      v = max ? (v < x ? x : v) : v + x;
-    }
-    out[i] = static_cast<float>(max ? v : v / static_cast<double>(group));
+    at.t = t;
+    at.first = all_heads ? 0 : h * group;
+    out[i] = all_heads ? mean_over_heads(at, q_heads) : fold_group(at, group, how);
   }
 };
 
@@ -188,27 +187,30 @@ softmax_rows<System> window_softmax(exec::device<System>, const L& l, std::size_
   return out;
 }
 
-/// Window attention of the last `window` queries (all of them if the layer has fewer),
-/// folded over each GQA group, into `out` (re-shaped to [kv_heads, tokens] once the checks pass).
+/// Window attention of the last `window` queries (all of them if the layer has fewer), folded
+/// over each GQA group or (all_heads) averaged over every q-head, into `out` (re-shaped to
+/// [kv_heads, tokens] once the checks pass).
 template <class System, layer_type L>
 void window_attention_scores(exec::device<System> e, const L& l, std::size_t window, group_reduce how,
-                             score_buffer<System>& out) {
+                             bool all_heads, score_buffer<System>& out) {
   const std::size_t n = l.tokens();
   const softmax_rows<System> rows = window_softmax(e, l, window);
   out.reset(l.kv_heads(), n);
   const auto index = thrust::counting_iterator<std::size_t>(0);
   thrust::for_each(System{}, index, index + kvc::device::detail::steps(l.kv_heads() * n),
-                   fold_window_weights{thrust::raw_pointer_cast(rows.weights.data()),
-                                       thrust::raw_pointer_cast(rows.sum.data()), out.data(), n, rows.shape.w,
-                                       l.group(), how});
+                   fold_weights<window_weight>{{thrust::raw_pointer_cast(rows.weights.data()),
+                                                thrust::raw_pointer_cast(rows.sum.data()), n, rows.shape.w, 0, 0},
+                                               out.data(), n, l.group(), l.q_heads(), how, all_heads});
 }
 
-/// Fold engine-given accumulated weights (layer.attention, in System memory) into `out`.
+/// The same of engine-given accumulated weights (layer.attention, in System memory).
 template <class System, layer_type L>
-void accumulated_scores(exec::device<System>, const L& l, group_reduce how, float* out) {
+void accumulated_scores(exec::device<System>, const L& l, group_reduce how, bool all_heads, score_buffer<System>& out) {
+  out.reset(l.kv_heads(), l.tokens());
   const auto index = thrust::counting_iterator<std::size_t>(0);
   thrust::for_each(System{}, index, index + kvc::device::detail::steps(l.kv_heads() * l.tokens()),
-                   fold_accumulated{l.attention.data(), out, l.tokens(), l.group(), how});
+                   fold_weights<engine_weight>{{l.attention.data(), l.tokens(), 0, 0}, out.data(), l.tokens(),
+                                               l.group(), l.q_heads(), how, all_heads});
 }
 
 }  // namespace kvc::device::detail
