@@ -5,8 +5,8 @@
 //   2. for_each     per head, c[h] and its shield P[h] = [round(c) − r, round(c) + r] ∩ [0, n)
 //   3. reduce_by_key + transform   shielded tokens lifted just above the head's best score
 //   4. Inner's device select on the lifted scores, then a per-head count that P[h] was kept.
-// Step 2 runs one thread per head and sums in token order, as score::centroid does, so the
-// centroid, and with it the shield, is bit-identical to the host's (docs/device.md#intelllm).
+// Steps 2 and 3 call the selector's own shield() and lifted(), one thread per head summing in
+// token order, so the shield is bit-identical to the host's (docs/device.md#intelllm).
 
 #include "kvc/version.hpp"
 
@@ -39,55 +39,31 @@ namespace kvc::device {
 
 namespace detail {
 
-/// P[h] of one head, [first, last); empty when first == last.
-struct shield_span {
-  std::size_t first = 0, last = 0;
-};
-
 struct negative_score {
   KVC_HOST_DEVICE bool operator()(float x) const { return !(x >= 0.0f); }
 };
 
-/// One thread per head: c[h] over [first, last) in double, token order (score::centroid), then
-/// P[h]. t · s[t] is exact in double for t < 2^29, so a fused multiply-add gives the same sum.
+/// One thread per head: P[h] from the selector's own shield() (the centroid in token order).
+template <class Inner>
 struct centroid_shield {
+  select::centroid_protected<Inner> p;
   const float* scores;
-  shield_span* out;
-  std::size_t tokens, first, last, radius;
-  KVC_HOST_DEVICE void operator()(std::size_t h) const {
-    const float* row = scores + h * tokens;
-    double moment = 0.0, total = 0.0;
-    for (std::size_t t = first; t < last; ++t) {
-      total += static_cast<double>(row[t]);
-      moment += static_cast<double>(t) * static_cast<double>(row[t]);
-    }
-    if (!(total > 0.0)) {  // no mass in the span: nothing to shield
-      out[h] = shield_span{};
-      return;
-    }
-    const auto center = static_cast<std::size_t>(::cuda::std::ceil(moment / total - 0.5));  // x.5 to the lower token
-    out[h] = {center - (radius < center ? radius : center), radius >= tokens - center ? tokens : center + radius + 1};
-  }
+  select::token_span* out;
+  std::size_t tokens;
+  KVC_HOST_DEVICE void operator()(std::size_t h) const { out[h] = p.shield(scores + h * tokens, tokens); }
 };
 
-/// Shielded tokens just above the head's best score (select::centroid_protected's lifting).
+/// Every token's score after the selector's own lifted().
+template <class Inner>
 struct lift_shield {
   const float* scores;
   const float* top;  // [heads], each head's best score
-  const shield_span* shield;
+  const select::token_span* shield;
   std::size_t tokens;
   KVC_HOST_DEVICE float operator()(std::size_t i) const {
     const std::size_t h = i / tokens, t = i % tokens;
-    const shield_span p = shield[h];
-    const float x = scores[i];
-    if (p.first == p.last) return x;
-    const bool shielded = p.first <= t && t < p.last;
-    float above = ::cuda::std::nextafter(top[h], ::cuda::std::numeric_limits<float>::infinity());
-    if (!::cuda::std::isfinite(above)) {  // top is the largest float: make room below it instead
-      above = top[h];
-      if (!shielded && x == top[h]) return ::cuda::std::nextafter(top[h], 0.0f);
-    }
-    return shielded ? above : x;
+    if (shield[h].empty()) return scores[i];
+    return select::centroid_protected<Inner>::lifted(scores[i], top[h], shield[h].contains(t));
   }
 };
 
@@ -95,7 +71,7 @@ struct lift_shield {
 struct count_shield_kept {
   const std::size_t* offsets;
   const index_t* indices;
-  const shield_span* shield;
+  const select::token_span* shield;
   std::size_t* kept;
   KVC_HOST_DEVICE static std::size_t lower_bound(const index_t* first, std::size_t n, std::size_t value) {
     std::size_t lo = 0;
@@ -119,23 +95,19 @@ struct count_shield_kept {
 
 /// Checks the scores as select::centroid_protected::regions does and gives P[h] in System memory.
 template <class System, class Inner>
-vector<shield_span, System> shield_spans(exec::device<System> e, const select::centroid_protected<Inner>& p,
-                                         const score_buffer<System>& s) {
+vector<select::token_span, System> shield_spans(exec::device<System> e, const select::centroid_protected<Inner>& p,
+                                                const score_buffer<System>& s) {
   require_finite(e, s);
   const std::size_t n = s.tokens(), size = s.heads() * n;
   if (size > 0) {
     const std::size_t bad =
         static_cast<std::size_t>(thrust::find_if(System{}, s.data(), s.data() + size, negative_score{}) - s.data());
-    if (bad < size)
-      kvc::detail::require(false, "scores(" + std::to_string(bad / n) + ", " + std::to_string(bad % n) + ")",
-                           "a non-negative score (the centroid is a score-weighted mean)",
-                           read_back<System>(s.data() + bad));
+    if (bad < size) p.refuse_negative(bad / n, bad % n, read_back<System>(s.data() + bad));
   }
-  const std::size_t last = n - (p.exclude_last < n ? p.exclude_last : n);
-  vector<shield_span, System> out(s.heads());
+  vector<select::token_span, System> out(s.heads());
   const auto head = thrust::counting_iterator<std::size_t>(0);
   thrust::for_each(System{}, head, head + kvc::device::detail::steps(s.heads()),
-                   centroid_shield{s.data(), raw(out), n, p.exclude_first, last, p.radius});
+                   centroid_shield<Inner>{p, s.data(), raw(out), n});
   return out;
 }
 
@@ -146,10 +118,8 @@ template <class System, class Inner>
 std::vector<select::token_span> centroid_regions(exec::device<System> e, const select::centroid_protected<Inner>& p,
                                                  const score_buffer<System>& s) {
   const auto spans = detail::shield_spans(e, p, s);
-  std::vector<detail::shield_span> host(spans.size());
-  thrust::copy(spans.begin(), spans.end(), host.begin());
-  std::vector<select::token_span> out(host.size());
-  for (std::size_t h = 0; h < host.size(); ++h) out[h] = {host[h].first, host[h].last};
+  std::vector<select::token_span> out(spans.size());
+  thrust::copy(spans.begin(), spans.end(), out.begin());
   return out;
 }
 
@@ -163,10 +133,10 @@ struct algorithm<select::centroid_protected<Inner>> {
                      const score_buffer<System>& s, std::size_t budget) {
     const std::size_t n = s.tokens(), heads = s.heads();
     const auto spans = detail::shield_spans(e, p, s);
-    std::vector<detail::shield_span> shield(heads);
+    std::vector<select::token_span> shield(heads);
     thrust::copy(spans.begin(), spans.end(), shield.begin());
     std::size_t widest = 0;
-    for (const auto& r : shield) widest = widest > r.last - r.first ? widest : r.last - r.first;
+    for (const auto& r : shield) widest = widest > r.size() ? widest : r.size();
     select::detail::require_budget(budget, widest, n);
 
     // Shielded tokens are lifted just above the head's best score, so Inner ranks them first.
@@ -178,7 +148,7 @@ struct algorithm<select::centroid_protected<Inner>> {
       thrust::reduce_by_key(System{}, row_of, row_of + kvc::device::detail::steps(heads * n), s.values().begin(), thrust::make_discard_iterator(),
                             top.begin(), thrust::equal_to<std::size_t>{}, thrust::maximum<float>{});
       thrust::transform(System{}, index, index + kvc::device::detail::steps(heads * n), lifted.values().begin(),
-                        detail::lift_shield{s.data(), raw(top), raw(spans), n});
+                        detail::lift_shield<Inner>{s.data(), raw(top), raw(spans), n});
     }
     auto keep = run_select(e, p.inner, lifted, budget);
 
@@ -188,13 +158,7 @@ struct algorithm<select::centroid_protected<Inner>> {
                                                thrust::raw_pointer_cast(keep.indices().data()), raw(spans), raw(kept)});
     std::vector<std::size_t> host_kept(heads);
     thrust::copy(kept.begin(), kept.end(), host_kept.begin());
-    for (std::size_t h = 0; h < heads; ++h) {
-      const std::size_t size = shield[h].last - shield[h].first;
-      kvc::detail::require(host_kept[h] == size, "budget",
-                           "room for the " + std::to_string(size) + " centroid tokens of head " + std::to_string(h) +
-                               " beside the inner selector's own protected tokens",
-                           budget);
-    }
+    for (std::size_t h = 0; h < heads; ++h) p.require_shield_kept(h, shield[h].size(), host_kept[h], budget);
     return keep;
   }
 };

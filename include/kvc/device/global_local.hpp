@@ -55,34 +55,38 @@ struct segment_mass {
   }
 };
 
-/// s[h, t]: the Global-Local score of one (kv head, token), as score::global_local computes it.
-struct global_local_score {
+/// The window mean of score::global_local::term over the queries of q-head `first + g` that see
+/// token t (|J_t| ≥ 1: the last query sees every token), in the reference's order.
+struct global_local_weight {
+  score::global_local p;
   const double* weights;  // A, [rows, tokens]
   const double* mass;     // [rows, segments]
-  float* out;             // [kv_heads, tokens]
   window_rows rows;
-  std::size_t segment, segments;
-  double lambda;
+  std::size_t segments, first, t;
+  KVC_HOST_DEVICE double operator()(std::size_t g) const {
+    const std::size_t n = rows.tokens;
+    double acc = 0.0, observers = 0.0;
+    for (std::size_t j = 0; j < rows.w; ++j) {
+      const std::size_t r = (first + g) * rows.w + j, last = rows.last_visible(r);
+      if (t > last) continue;
+      observers += 1.0;
+      acc += p.term(weights[r * n + t], mass[r * segments + t / p.segment], last / p.segment + 1);
+    }
+    return acc / observers;
+  }
+};
+
+/// s[h, t]: kvc::fold_group of global_local_weight over kv head h's group.
+struct global_local_score {
+  global_local_weight weight;
+  float* out;  // [kv_heads, tokens]
   group_reduce how;
   KVC_HOST_DEVICE void operator()(std::size_t i) const {
-    const std::size_t n = rows.tokens, h = i / n, t = i % n;
-    const bool max = how == group_reduce::max;
-    double v = max ? -::cuda::std::numeric_limits<double>::infinity() : 0.0;
-    for (std::size_t g = 0; g < rows.group; ++g) {
-      double acc = 0.0, observers = 0.0;  // |J_t|: at least the last query sees t
-      for (std::size_t j = 0; j < rows.w; ++j) {
-        const std::size_t r = (h * rows.group + g) * rows.w + j, last = rows.last_visible(r);
-        if (t > last) continue;
-        observers += 1.0;
-        const double a = weights[r * n + t], m = mass[r * segments + t / segment];
-        const auto S = static_cast<double>(last / segment + 1);
-        const double local = m > 0.0 ? a / (S * m) : 0.0;
-        acc += lambda * a + (1.0 - lambda) * local;
-      }
-      acc /= observers;
-      v = max ? (v < acc ? acc : v) : v + acc;
-    }
-    out[i] = static_cast<float>(max ? v : v / static_cast<double>(rows.group));
+    global_local_weight at = weight;
+    const std::size_t n = at.rows.tokens, h = i / n;
+    at.t = i % n;
+    at.first = h * at.rows.group;
+    out[i] = fold_group(at, at.rows.group, how);
   }
 };
 
@@ -94,12 +98,7 @@ struct algorithm<score::global_local> {
 
   template <class System, layer_type L>
   static void score(exec::device<System> e, const score::global_local& p, const L& l, score_buffer<System>& out) {
-    using kvc::detail::require;
-    require(p.window >= 1, "global_local.window", "at least 1", p.window);
-    require(p.segment >= 1, "global_local.segment", "at least 1 token", p.segment);
-    require(p.global_weight >= 0.0 && p.global_weight <= 1.0, "global_local.global_weight", "a weight in [0, 1]",
-            p.global_weight);
-    require_queries(l, "score::global_local");
+    p.check(l);
     if constexpr (has_queries_v<L>) {
       // Steps 1-4: the softmax numerators and row sums (detail::window_softmax, which refuses a
       // non-finite key or query as the reference does).
@@ -116,8 +115,7 @@ struct algorithm<score::global_local> {
                        detail::segment_mass{raw(A), raw(mass), shape, p.segment, segments});
       out.reset(l.kv_heads(), n);
       thrust::for_each(System{}, index, index + kvc::device::detail::steps(l.kv_heads() * n),
-                       detail::global_local_score{raw(A), raw(mass), out.data(), shape, p.segment, segments,
-                                                  p.global_weight, p.group});
+                       detail::global_local_score{{p, raw(A), raw(mass), shape, segments, 0, 0}, out.data(), p.group});
     }
   }
 };

@@ -27,13 +27,7 @@ struct algorithm<select::head_adaptive> {
   static device::keep_set<System> select(exec::device<System> e, const select::head_adaptive& p,
                                          const score_buffer<System>& s, std::size_t budget) {
     const std::size_t n = s.tokens(), heads = s.heads();
-    kvc::detail::require(p.floor_fraction >= 0.0 && p.floor_fraction <= 1.0, "head_adaptive.floor_fraction",
-                         "a fraction in [0, 1]", p.floor_fraction);
-    const std::size_t protected_tokens = p.recent < n ? p.recent : n;
-    select::detail::require_budget(budget, protected_tokens, n);
-    // The reference's floor: the window plus α of the rest of the uniform share.
-    const std::size_t guaranteed =
-        protected_tokens + static_cast<std::size_t>(p.floor_fraction * static_cast<double>(budget - protected_tokens));
+    const auto [protected_tokens, guaranteed] = p.guarantee(n, budget);  // the reference's checks and floor
     require_finite(e, s);
     kvc::detail::require(heads * n <= 0xffffffffu, "scores", "fewer than 2^32 (head, token) pairs on the device",
                          heads * n);

@@ -24,8 +24,22 @@
 
 namespace kvc::score {
 
+/// The centroid's element math, for every path: sum_t t · mass[t] / sum_t mass[t] over
+/// [first, last), in double in token order, into `c`; false (c untouched) when the span holds no
+/// mass. t · mass[t] is exact in double for t < 2^29, so a fused multiply-add gives the same sum.
+KVC_HOST_DEVICE inline bool centroid_of(const float* mass, std::size_t first, std::size_t last, double& c) {
+  double moment = 0.0, total = 0.0;
+  for (std::size_t t = first; t < last; ++t) {
+    total += static_cast<double>(mass[t]);
+    moment += static_cast<double>(t) * static_cast<double>(mass[t]);
+  }
+  if (!(total > 0.0)) return false;
+  c = moment / total;
+  return true;
+}
+
 /// Center of gravity of the non-negative weights `mass` over the tokens [first, last) (last is
-/// clipped to mass.size()), accumulated in double. Empty when the span holds no mass: a head
+/// clipped to mass.size()), accumulated in double (centroid_of). Empty when the span holds no mass: a head
 /// with nothing to attend to has no center to shield.
 inline std::optional<double> centroid(std::span<const float> mass, std::size_t first, std::size_t last) {
   last = std::min(last, mass.size());
@@ -33,13 +47,9 @@ inline std::optional<double> centroid(std::span<const float> mass, std::size_t f
     if (!(std::isfinite(mass[t]) && mass[t] >= 0.0f))
       kvc::detail::require(false, "mass[" + std::to_string(t) + "]",
                            "a finite non-negative weight (the centroid is a weighted mean)", mass[t]);
-  double moment = 0.0, total = 0.0;
-  for (std::size_t t = first; t < last; ++t) {
-    total += static_cast<double>(mass[t]);
-    moment += static_cast<double>(t) * static_cast<double>(mass[t]);
-  }
-  if (!(total > 0.0)) return std::nullopt;
-  return moment / total;
+  double c = 0.0;
+  if (!centroid_of(mass.data(), first, last, c)) return std::nullopt;
+  return c;
 }
 
 struct center_of_gravity {

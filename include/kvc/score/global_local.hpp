@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kvc/core/attention.hpp"
+#include "kvc/core/config.hpp"
 #include "kvc/core/error.hpp"
 #include "kvc/core/layer.hpp"
 #include "kvc/core/scores.hpp"
@@ -33,18 +34,29 @@ struct global_local {
   double global_weight = 0.5;               ///< λ: share of the global view in the score
   group_reduce group = group_reduce::mean;  ///< how a GQA group's query heads are folded
 
+  /// The checks, for every path.
   template <layer_type L>
-  void operator()(const L& l, score_matrix& out) const {
+  void check(const L& l) const {
     using kvc::detail::require;
     require(window >= 1, "global_local.window", "at least 1", window);
     require(segment >= 1, "global_local.segment", "at least 1 token", segment);
     require(global_weight >= 0.0 && global_weight <= 1.0, "global_local.global_weight", "a weight in [0, 1]",
             global_weight);
-    kvc::detail::require_scorable(l, out);
     require_queries(l, "score::global_local");
+  }
+  /// One query's term for one token, for every path: λ G + (1 − λ) L with G = a, the token's
+  /// weight, and L = a / (S · mass) (0 where its segment holds no mass), S the visible segments.
+  [[nodiscard]] KVC_HOST_DEVICE double term(double a, double mass, std::size_t S) const {
+    const double local = mass > 0.0 ? a / (static_cast<double>(S) * mass) : 0.0;
+    return global_weight * a + (1.0 - global_weight) * local;
+  }
+
+  template <layer_type L>
+  void operator()(const L& l, score_matrix& out) const {
+    kvc::detail::require_scorable(l, out);
+    check(l);
 
     const std::size_t n = l.tokens(), w = std::min(window, l.window()), first = l.window() - w;
-    const double lambda = global_weight;
     // |J_t|: the last window query sees every token, so each count is at least 1.
     std::vector<double> observers(n, 0.0);
     for (std::size_t j = first; j < l.window(); ++j)
@@ -57,11 +69,7 @@ struct global_local {
         const std::size_t last = l.query_token(j), S = last / segment + 1;
         segment_mass.assign(S, 0.0);
         for (std::size_t t = 0; t <= last; ++t) segment_mass[t / segment] += A[t];
-        for (std::size_t t = 0; t <= last; ++t) {
-          const double mass = segment_mass[t / segment];
-          const double local = mass > 0.0 ? A[t] / (static_cast<double>(S) * mass) : 0.0;
-          acc[qh * n + t] += lambda * A[t] + (1.0 - lambda) * local;
-        }
+        for (std::size_t t = 0; t <= last; ++t) acc[qh * n + t] += term(A[t], segment_mass[t / segment], S);
       }
     for (std::size_t qh = 0; qh < l.q_heads(); ++qh)
       for (std::size_t t = 0; t < n; ++t) acc[qh * n + t] /= observers[t];

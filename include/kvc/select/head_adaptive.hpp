@@ -21,16 +21,23 @@ struct head_adaptive {
   double floor_fraction = 0.2;  ///< α: share of budget − recent every head keeps by its own scores
   std::size_t recent = 32;      ///< last tokens of every head always kept
 
-  keep_set operator()(const score_matrix& s, std::size_t budget) const {
-    const std::size_t n = s.tokens(), heads = s.heads();
+  /// The checks and the per-head floor, for every path: each head keeps its last
+  /// w = min(recent, n) tokens and its own best up to w + floor(α · (budget − w)) in all.
+  struct guarantee_t {
+    std::size_t window, guaranteed;
+  };
+  [[nodiscard]] guarantee_t guarantee(std::size_t n, std::size_t budget) const {
     kvc::detail::require(floor_fraction >= 0.0 && floor_fraction <= 1.0, "head_adaptive.floor_fraction",
                          "a fraction in [0, 1]", floor_fraction);
-    const std::size_t protected_tokens = std::min(recent, n);
-    detail::require_budget(budget, protected_tokens, n);
+    const std::size_t w = std::min(recent, n);
+    detail::require_budget(budget, w, n);
+    return {w, w + static_cast<std::size_t>(floor_fraction * static_cast<double>(budget - w))};
+  }
+
+  keep_set operator()(const score_matrix& s, std::size_t budget) const {
+    const std::size_t n = s.tokens(), heads = s.heads();
+    const auto [protected_tokens, guaranteed] = guarantee(n, budget);
     detail::require_finite(s);
-    // The window plus α of the rest of the uniform share: the floor no head can be pushed below.
-    const std::size_t guaranteed =
-        protected_tokens + static_cast<std::size_t>(floor_fraction * static_cast<double>(budget - protected_tokens));
 
     // Safeguard: every head first keeps its window and its own best tokens up to `guaranteed`.
     std::vector<std::vector<char>> keep(heads);
