@@ -41,7 +41,7 @@ namespace kvc::device {
 namespace detail {
 
 struct ems_slot_of {
-  const ems::class_id* ids;
+  const kvc::ems::class_id* ids;
   std::size_t tokens, classes;
   KVC_HOST_DEVICE std::uint64_t operator()(std::size_t i) const {
     return static_cast<std::uint64_t>(i / tokens) * classes + static_cast<std::uint64_t>(ids[i]);

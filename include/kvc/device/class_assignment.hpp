@@ -40,21 +40,21 @@ template <class System>
 class class_assignment : public device::keep_set<System> {
  public:
   using system = System;
-  static constexpr ems::class_id zero_class = ems::class_assignment::zero_class;
-  static constexpr ems::class_id pending = ems::class_assignment::pending;
+  static constexpr kvc::ems::class_id zero_class = kvc::ems::class_assignment::zero_class;
+  static constexpr kvc::ems::class_id pending = kvc::ems::class_assignment::pending;
 
   class_assignment() = default;
   /// `ids` is row-major `[keep.heads(), keep.tokens()]` in System memory. Only its size is
   /// checked here (the convention is checked by to_host()); the device selector builds it.
-  class_assignment(device::keep_set<System> keep, vector<ems::class_id, System> ids)
+  class_assignment(device::keep_set<System> keep, vector<kvc::ems::class_id, System> ids)
       : device::keep_set<System>(std::move(keep)), ids_(std::move(ids)) {
     kvc::detail::require(ids_.size() == this->heads() * this->tokens(), "class_assignment.ids.size()",
                          "heads*tokens " + std::to_string(this->heads() * this->tokens()), ids_.size());
   }
 
   /// Uploads a host assignment (already checked by its constructor).
-  static class_assignment from_host(const ems::class_assignment& a) {
-    vector<ems::class_id, System> ids(a.ids().size());
+  static class_assignment from_host(const kvc::ems::class_assignment& a) {
+    vector<kvc::ems::class_id, System> ids(a.ids().size());
     thrust::copy(a.ids().begin(), a.ids().end(), ids.begin());
     return {device::keep_set<System>::from_host(a), std::move(ids)};
   }
@@ -62,8 +62,8 @@ class class_assignment : public device::keep_set<System> {
   /// The class centers.
   [[nodiscard]] const device::keep_set<System>& keep() const noexcept { return *this; }
   /// All ids, row-major `[heads, tokens]`.
-  [[nodiscard]] vector<ems::class_id, System>& ids() noexcept { return ids_; }
-  [[nodiscard]] const vector<ems::class_id, System>& ids() const noexcept { return ids_; }
+  [[nodiscard]] vector<kvc::ems::class_id, System>& ids() noexcept { return ids_; }
+  [[nodiscard]] const vector<kvc::ems::class_id, System>& ids() const noexcept { return ids_; }
 
   /// Accumulator slots per head that fit every head: 1 + the largest budget.
   [[nodiscard]] std::size_t max_classes() const {
@@ -79,14 +79,14 @@ class class_assignment : public device::keep_set<System> {
   }
 
   /// The host assignment; its constructor re-checks the id convention.
-  [[nodiscard]] ems::class_assignment to_host() const {
-    std::vector<ems::class_id> ids(ids_.size());
+  [[nodiscard]] kvc::ems::class_assignment to_host() const {
+    std::vector<kvc::ems::class_id> ids(ids_.size());
     thrust::copy(ids_.begin(), ids_.end(), ids.begin());
     return {this->keep().to_host(), std::move(ids)};
   }
 
  private:
-  vector<ems::class_id, System> ids_;
+  vector<kvc::ems::class_id, System> ids_;
 };
 
 }  // namespace kvc::device

@@ -42,93 +42,72 @@ namespace kvc::device {
 
 namespace detail {
 
-/// Dot product of two keys of head h in double, one chain in dimension order: ems::assign_centers's
-/// key_dot, so cosines (and hence argmax ties and the threshold) match the host exactly.
-template <class K>
-KVC_HOST_DEVICE double ems_key_dot(const K& keys, std::size_t h, std::size_t x, std::size_t y, std::size_t d) {
-  double dot = 0.0;
-  for (std::size_t k = 0; k < d; ++k)
-    dot += static_cast<double>(to_float(keys(h, x, k))) * static_cast<double>(to_float(keys(h, y, k)));
-  return dot;
-}
+namespace ems {
 
-/// m_h >= sparse_mass (or no positive mass): the head evicts every token it does not keep.
-struct ems_head_is_sparse {
+/// Per head: select::evict_merge::sparse_head.
+struct head_is_sparse {
+  select::evict_merge p;
   const float* scores;
   const std::uint8_t* keep;
   std::uint8_t* sparse;
   std::size_t tokens;
-  double sparse_mass;
   KVC_HOST_DEVICE void operator()(std::size_t h) const {
-    double kept_mass = 0.0, total_mass = 0.0;
-    for (std::size_t t = 0; t < tokens; ++t) {
-      const auto x = static_cast<double>(scores[h * tokens + t]);
-      const double positive = x > 0.0 ? x : 0.0;
-      total_mass += positive;
-      if (keep[h * tokens + t] != 0) kept_mass += positive;
-    }
-    sparse[h] = total_mass <= 0.0 || kept_mass >= sparse_mass * total_mass ? 1 : 0;
+    sparse[h] = p.sparse_head(scores + h * tokens, keep + h * tokens, tokens) ? 1 : 0;
   }
 };
 
-struct ems_mark_to_id {
-  KVC_HOST_DEVICE ems::class_id operator()(std::uint8_t x) const { return x != 0 ? 1 : 0; }
+struct mark_to_id {
+  KVC_HOST_DEVICE kvc::ems::class_id operator()(std::uint8_t x) const { return x != 0 ? 1 : 0; }
 };
 
 /// After the scan a kept token holds its rank + 1; the others become zero class or pending.
-struct ems_unkept_ids {
+struct unkept_ids {
   const std::uint8_t* keep;
   const std::uint8_t* sparse;
-  ems::class_id* ids;
+  kvc::ems::class_id* ids;
   std::size_t tokens;
   KVC_HOST_DEVICE void operator()(std::size_t i) const {
     if (keep[i] == 0)
-      ids[i] = sparse[i / tokens] != 0 ? ems::class_assignment::zero_class : ems::class_assignment::pending;
+      ids[i] = sparse[i / tokens] != 0 ? kvc::ems::class_assignment::zero_class : kvc::ems::class_assignment::pending;
   }
 };
 
 template <class K>
-struct ems_key_norm {
+struct key_norm {
   K keys;
   std::size_t tokens, head_dim;
   KVC_HOST_DEVICE double operator()(std::size_t i) const {
     const std::size_t h = i / tokens, t = i % tokens;
-    return ::cuda::std::sqrt(ems_key_dot(keys, h, t, t, head_dim));
+    return ::cuda::std::sqrt(kvc::ems::key_dot(keys, h, t, t, head_dim));
   }
 };
 
-/// A pending token joins the center of largest key cosine (ties to the lower rank) when it
-/// reaches min_similarity, else the zero class: ems::assign_centers for one (head, token).
+/// One pending (head, token): kvc::ems::nearest_center over its head's centers.
 template <class K>
-struct ems_nearest_center {
+struct nearest_center {
   K keys;
   const double* norms;  // ‖k‖ of every (head, token)
   const std::size_t* offsets;
   const index_t* centers;
-  ems::class_id* ids;
+  kvc::ems::class_id* ids;
   std::size_t tokens, head_dim;
   double min_similarity;
   KVC_HOST_DEVICE void operator()(std::size_t i) const {
-    if (ids[i] != ems::class_assignment::pending) return;
+    if (ids[i] != kvc::ems::class_assignment::pending) return;
     const std::size_t h = i / tokens, t = i % tokens;
-    double best = -2.0;
-    ems::class_id best_id = ems::class_assignment::zero_class;
-    for (std::size_t e = offsets[h]; e < offsets[h + 1]; ++e) {
-      const auto c = static_cast<std::size_t>(centers[e]);
-      const double denominator = norms[i] * norms[h * tokens + c];
-      const double cosine = denominator > 0.0 ? ems_key_dot(keys, h, t, c, head_dim) / denominator : 0.0;
-      if (cosine > best) {
-        best = cosine;
-        best_id = static_cast<ems::class_id>(e - offsets[h] + 1);
-      }
-    }
-    ids[i] = best >= min_similarity ? best_id : ems::class_assignment::zero_class;
+    const index_t* head = centers + offsets[h];
+    const auto cosine = [&](std::size_t r) {
+      const auto c = static_cast<std::size_t>(head[r]);
+      return kvc::ems::key_cosine(kvc::ems::key_dot(keys, h, t, c, head_dim), norms[i], norms[h * tokens + c]);
+    };
+    ids[i] = kvc::ems::nearest_center(offsets[h + 1] - offsets[h], cosine, min_similarity);
   }
 };
 
+}  // namespace ems
 }  // namespace detail
 
-/// ems::require_matches for a device assignment (the host path's messages).
+/// kvc::ems::require_matches for a device assignment (the host path's messages).
 template <class System, layer_type L>
 void require_matches(const L& l, const class_assignment<System>& a) {
   using kvc::detail::require;
@@ -137,12 +116,11 @@ void require_matches(const L& l, const class_assignment<System>& a) {
   require(a.tokens() == l.tokens(), "class_assignment.tokens()", "tokens " + std::to_string(l.tokens()), a.tokens());
 }
 
-/// Device twin of ems::assign_centers: every pending id of `a` resolved with the layer's keys.
+/// Device twin of kvc::ems::assign_centers: every pending id of `a` resolved with the layer's keys.
 template <class System, layer_type L>
 class_assignment<System> assign_centers(exec::device<System>, const L& l, const class_assignment<System>& a,
                                         double min_similarity) {
-  kvc::detail::require(min_similarity >= -1.0 && min_similarity <= 1.0, "min_similarity",
-                       "a cosine similarity in [-1, 1]", min_similarity);
+  kvc::ems::require_similarity(min_similarity, "min_similarity");
   require_matches(l, a);
   if (a.complete()) return a;
 
@@ -150,10 +128,10 @@ class_assignment<System> assign_centers(exec::device<System>, const L& l, const 
   const auto index = thrust::counting_iterator<std::size_t>(0);
   vector<double, System> norms(cells);
   thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), norms.begin(),
-                    detail::ems_key_norm<typename L::key_type>{l.keys, n, d});
-  vector<ems::class_id, System> ids = a.ids();
+                    detail::ems::key_norm<typename L::key_type>{l.keys, n, d});
+  vector<kvc::ems::class_id, System> ids = a.ids();
   thrust::for_each(System{}, index, index + kvc::device::detail::steps(cells),
-                   detail::ems_nearest_center<typename L::key_type>{
+                   detail::ems::nearest_center<typename L::key_type>{
                        l.keys, raw(norms), thrust::raw_pointer_cast(a.offsets().data()),
                        thrust::raw_pointer_cast(a.indices().data()), raw(ids), n, d, min_similarity});
   return {a.keep(), std::move(ids)};
@@ -168,22 +146,19 @@ struct algorithm<select::evict_merge> {
   static class_assignment<System> select(exec::device<System> e, const select::evict_merge& p,
                                          const score_buffer<System>& s, std::size_t budget) {
     const std::size_t n = s.tokens(), heads = s.heads(), cells = heads * n;
-    kvc::detail::require(p.sparse_mass >= 0.0 && p.sparse_mass <= 1.0, "evict_merge.sparse_mass",
-                         "a fraction in [0, 1]", p.sparse_mass);
-    const std::size_t recent = p.recent < n ? p.recent : n;
-    select::detail::require_budget(budget, recent, n);
+    const std::size_t recent = p.check(n, budget);
     require_finite(e, s);
 
     vector<std::uint8_t, System> keep(cells), sparse(heads);
     detail::keep_top_per_head(s, 0, recent, budget, raw(keep));
     const auto index = thrust::counting_iterator<std::size_t>(0);
     thrust::for_each(System{}, index, index + kvc::device::detail::steps(heads),
-                     detail::ems_head_is_sparse{s.data(), raw(keep), raw(sparse), n, p.sparse_mass});
-    vector<ems::class_id, System> ids(cells);
+                     detail::ems::head_is_sparse{p, s.data(), raw(keep), raw(sparse), n});
+    vector<kvc::ems::class_id, System> ids(cells);
     const auto head_of = thrust::make_transform_iterator(index, detail::divide_by{n});
     thrust::inclusive_scan_by_key(System{}, head_of, head_of + kvc::device::detail::steps(cells),
-                                  thrust::make_transform_iterator(raw(keep), detail::ems_mark_to_id{}), ids.begin());
-    thrust::for_each(System{}, index, index + kvc::device::detail::steps(cells), detail::ems_unkept_ids{raw(keep), raw(sparse), raw(ids), n});
+                                  thrust::make_transform_iterator(raw(keep), detail::ems::mark_to_id{}), ids.begin());
+    thrust::for_each(System{}, index, index + kvc::device::detail::steps(cells), detail::ems::unkept_ids{raw(keep), raw(sparse), raw(ids), n});
     return {detail::keep_set_from_marks<System>(heads, n, raw(keep)), std::move(ids)};
   }
 
@@ -191,8 +166,7 @@ struct algorithm<select::evict_merge> {
   template <class System, layer_type L>
   static class_assignment<System> select(exec::device<System> e, const select::evict_merge& p, const L& l,
                                          const score_buffer<System>& s, std::size_t budget) {
-    kvc::detail::require(p.min_similarity >= -1.0 && p.min_similarity <= 1.0, "evict_merge.min_similarity",
-                         "a cosine similarity in [-1, 1]", p.min_similarity);
+    kvc::ems::require_similarity(p.min_similarity, "evict_merge.min_similarity");
     return assign_centers(e, l, select(e, p, s, budget), p.min_similarity);
   }
 };

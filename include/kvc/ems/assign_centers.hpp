@@ -13,11 +13,52 @@
 #include <string>
 #include <vector>
 
+#include "kvc/core/config.hpp"
+#include "kvc/core/element.hpp"
 #include "kvc/core/error.hpp"
 #include "kvc/core/layer.hpp"
 #include "kvc/ems/class_assignment.hpp"
 
 namespace kvc::ems {
+
+// The element math, for every path.
+
+/// k_x · k_y of head h in double, one chain in dimension order (so cosines, argmax ties and the
+/// threshold are the same on every path).
+template <class K>
+KVC_HOST_DEVICE double key_dot(const K& keys, std::size_t h, std::size_t x, std::size_t y, std::size_t d) {
+  double dot = 0.0;
+  for (std::size_t k = 0; k < d; ++k)
+    dot += static_cast<double>(to_float(keys(h, x, k))) * static_cast<double>(to_float(keys(h, y, k)));
+  return dot;
+}
+
+/// The class of a pending token among `centers` centers, where cosine(r) is its key cosine with
+/// center r: the largest (ties to the lower rank), when it reaches min_similarity; else the zero
+/// class. A cosine is dot / (‖k_t‖ ‖k_c‖), 0 when either norm is 0 (key_cosine).
+KVC_HOST_DEVICE inline double key_cosine(double dot, double norm_t, double norm_c) {
+  const double denominator = norm_t * norm_c;
+  return denominator > 0.0 ? dot / denominator : 0.0;
+}
+template <class Cosine>
+KVC_HOST_DEVICE class_id nearest_center(std::size_t centers, const Cosine& cosine, double min_similarity) {
+  double best = -2.0;
+  class_id best_id = class_assignment::zero_class;
+  for (std::size_t r = 0; r < centers; ++r) {
+    const double c = cosine(r);
+    if (c > best) {
+      best = c;
+      best_id = static_cast<class_id>(r + 1);
+    }
+  }
+  return best >= min_similarity ? best_id : class_assignment::zero_class;
+}
+
+/// The check of min_similarity, for every path; `name` is the argument as the caller spells it.
+inline void require_similarity(double min_similarity, const char* name) {
+  kvc::detail::require(min_similarity >= -1.0 && min_similarity <= 1.0, name, "a cosine similarity in [-1, 1]",
+                       min_similarity);
+}
 
 template <layer_type L>
 void require_matches(const L& l, const class_assignment& a) {
@@ -30,41 +71,26 @@ void require_matches(const L& l, const class_assignment& a) {
 
 template <layer_type L>
 class_assignment assign_centers(const L& l, const class_assignment& a, double min_similarity) {
-  kvc::detail::require(min_similarity >= -1.0 && min_similarity <= 1.0, "min_similarity",
-                       "a cosine similarity in [-1, 1]", min_similarity);
+  require_similarity(min_similarity, "min_similarity");
   require_matches(l, a);
   if (a.complete()) return a;
 
   const std::size_t n = l.tokens(), d = l.head_dim();
-  auto key_dot = [&](std::size_t h, std::size_t x, std::size_t y) {
-    double dot = 0.0;
-    for (std::size_t k = 0; k < d; ++k)
-      dot += static_cast<double>(to_float(l.keys(h, x, k))) * static_cast<double>(to_float(l.keys(h, y, k)));
-    return dot;
-  };
   std::vector<class_id> ids(a.ids().begin(), a.ids().end());
   for (std::size_t h = 0; h < a.heads(); ++h) {
     const auto centers = a.head(h);
     std::vector<double> center_norm(centers.size());
     for (std::size_t r = 0; r < centers.size(); ++r) {
       const auto c = static_cast<std::size_t>(centers[r]);
-      center_norm[r] = std::sqrt(key_dot(h, c, c));
+      center_norm[r] = std::sqrt(key_dot(l.keys, h, c, c, d));
     }
     for (std::size_t t = 0; t < n; ++t) {
       if (a.id(h, t) != class_assignment::pending) continue;
-      const double norm = std::sqrt(key_dot(h, t, t));
-      double best = -2.0;
-      class_id best_id = class_assignment::zero_class;
-      for (std::size_t r = 0; r < centers.size(); ++r) {
-        const double denominator = norm * center_norm[r];
-        const double cosine =
-            denominator > 0.0 ? key_dot(h, t, static_cast<std::size_t>(centers[r])) / denominator : 0.0;
-        if (cosine > best) {
-          best = cosine;
-          best_id = static_cast<class_id>(r + 1);
-        }
-      }
-      ids[h * n + t] = best >= min_similarity ? best_id : class_assignment::zero_class;
+      const double norm = std::sqrt(key_dot(l.keys, h, t, t, d));
+      const auto cosine = [&](std::size_t r) {
+        return key_cosine(key_dot(l.keys, h, t, static_cast<std::size_t>(centers[r]), d), norm, center_norm[r]);
+      };
+      ids[h * n + t] = nearest_center(centers.size(), cosine, min_similarity);
     }
   }
   return {static_cast<const keep_set&>(a), std::move(ids)};

@@ -33,21 +33,40 @@ struct evict_merge {
   double sparse_mass = 0.9;  ///< a head whose centers hold this share of its score mass evicts the rest
   double min_similarity = 0.0;  ///< key cosine similarity a candidate needs to join a center
 
+  // The checks and the element math, for every path.
+
+  /// The checks of steps 1-2; gives the protected window min(recent, n).
+  [[nodiscard]] std::size_t check(std::size_t n, std::size_t budget) const {
+    kvc::detail::require(sparse_mass >= 0.0 && sparse_mass <= 1.0, "evict_merge.sparse_mass",
+                         "a fraction in [0, 1]", sparse_mass);
+    detail::require_budget(budget, std::min(recent, n), n);
+    return std::min(recent, n);
+  }
+  /// Is the head of `n` scores `row`, keeping the tokens marked in `keep`, sparse? Its centers
+  /// hold sparse_mass of its positive score mass m_h (summed in token order), or it has none.
+  template <class Mark>
+  [[nodiscard]] KVC_HOST_DEVICE bool sparse_head(const float* row, const Mark* keep, std::size_t n) const {
+    double kept_mass = 0.0, total_mass = 0.0;
+    for (std::size_t t = 0; t < n; ++t) {
+      const auto x = static_cast<double>(row[t]);
+      const double positive = x > 0.0 ? x : 0.0;
+      total_mass += positive;
+      if (keep[t] != 0) kept_mass += positive;
+    }
+    return total_mass <= 0.0 || kept_mass >= sparse_mass * total_mass;
+  }
+
   /// The complete assignment: every token kept, merged into a center, or evicted (class 0).
   template <layer_type L>
   ems::class_assignment operator()(const L& l, const score_matrix& s, std::size_t budget) const {
-    kvc::detail::require(min_similarity >= -1.0 && min_similarity <= 1.0, "evict_merge.min_similarity",
-                         "a cosine similarity in [-1, 1]", min_similarity);
+    ems::require_similarity(min_similarity, "evict_merge.min_similarity");
     return ems::assign_centers(l, (*this)(s, budget), min_similarity);
   }
 
   /// Steps 1-2 only: merge candidates are left `pending`.
   ems::class_assignment operator()(const score_matrix& s, std::size_t budget) const {
     const std::size_t n = s.tokens(), heads = s.heads();
-    kvc::detail::require(sparse_mass >= 0.0 && sparse_mass <= 1.0, "evict_merge.sparse_mass",
-                         "a fraction in [0, 1]", sparse_mass);
-    const std::vector<char> guard = detail::protect(n, 0, std::min(recent, n));
-    detail::require_budget(budget, std::min(recent, n), n);
+    const std::vector<char> guard = detail::protect(n, 0, check(n, budget));
     detail::require_finite(s);
 
     std::vector<std::vector<index_t>> centers(heads);
@@ -58,13 +77,7 @@ struct evict_merge {
       detail::fill_by_score(row, keep, budget);
       centers[h] = detail::marked_indices(keep);
 
-      double kept_mass = 0.0, total_mass = 0.0;  // m_h; a head without positive mass counts as sparse
-      for (std::size_t t = 0; t < n; ++t) {
-        const double positive = std::max(0.0, static_cast<double>(row[t]));
-        total_mass += positive;
-        if (keep[t]) kept_mass += positive;
-      }
-      const bool sparse = total_mass <= 0.0 || kept_mass >= sparse_mass * total_mass;
+      const bool sparse = sparse_head(row.data(), keep.data(), n);
 
       ems::class_id rank = 0;
       for (std::size_t t = 0; t < n; ++t) {
