@@ -38,9 +38,9 @@
 
 namespace kvc::device {
 
-namespace detail {
+namespace detail::ems {
 
-struct ems_slot_of {
+struct slot_of {
   const kvc::ems::class_id* ids;
   std::size_t tokens, classes;
   KVC_HOST_DEVICE std::uint64_t operator()(std::size_t i) const {
@@ -49,7 +49,7 @@ struct ems_slot_of {
 };
 
 /// Σ_{t in slot} max(s(h, t), 0), members in token order (the reference's weight[c]).
-struct ems_slot_weight {
+struct slot_weight {
   const float* scores;
   const std::size_t* member;      // flat (head, token) index, grouped by slot
   const std::size_t* slot_begin;  // [slots + 1]
@@ -67,7 +67,7 @@ struct ems_slot_weight {
 /// Element (center e, dimension k) of the merged rows of `view`: the class's weighted mean
 /// (plain mean when the class has no positive weight), or the center's own row when `merge` is off.
 template <class T, class View>
-struct ems_center_row {
+struct center_row {
   View view;
   const float* scores;
   const std::size_t* head_plus_one;
@@ -96,7 +96,7 @@ struct ems_center_row {
   }
 };
 
-}  // namespace detail
+}  // namespace detail::ems
 
 template <>
 struct algorithm<merge::center_merge> {
@@ -124,7 +124,7 @@ struct algorithm<merge::center_merge> {
     // 1-2. The scatter into (head, class id) slots; stable, so members stay in token order.
     vector<std::uint64_t, System> slot(cells);
     vector<std::size_t, System> member(cells), slot_begin(slots + 1);
-    thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), slot.begin(), detail::ems_slot_of{raw(a.ids()), n, classes});
+    thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), slot.begin(), detail::ems::slot_of{raw(a.ids()), n, classes});
     thrust::copy(System{}, index, index + kvc::device::detail::steps(cells), member.begin());
     thrust::stable_sort_by_key(System{}, slot.begin(), slot.end(), member.begin());
     const auto slot_id = thrust::counting_iterator<std::uint64_t>(0);
@@ -133,13 +133,13 @@ struct algorithm<merge::center_merge> {
     // 3. Class weights, the zero class's included (computed, never read).
     vector<double, System> weight(slots);
     thrust::for_each(System{}, index, index + kvc::device::detail::steps(slots),
-                     detail::ems_slot_weight{s.data(), raw(member), raw(slot_begin), raw(weight)});
+                     detail::ems::slot_weight{s.data(), raw(member), raw(slot_begin), raw(weight)});
 
     // 4. The centers' rows and positions.
     device::compressed_layer<T, System> out(a.keep(), dk, dv);
     auto head_plus_one = detail::heads_of_entries(a.keep());
     const auto rows = [&](const auto& view, std::size_t dim, bool merged, auto& into) {
-      using Row = detail::ems_center_row<T, std::remove_cvref_t<decltype(view)>>;
+      using Row = detail::ems::center_row<T, std::remove_cvref_t<decltype(view)>>;
       thrust::transform(System{}, index, index + kvc::device::detail::steps(a.total() * dim), into.begin(),
                         Row{view, s.data(), raw(head_plus_one), thrust::raw_pointer_cast(a.offsets().data()),
                             thrust::raw_pointer_cast(a.indices().data()), raw(member), raw(slot_begin), raw(weight),

@@ -57,9 +57,9 @@ struct fastgen_selection : keep_set<System> {
   kvc::fastgen::policy_table table;
 };
 
-namespace detail {
+namespace detail::fastgen {
 
-inline constexpr std::size_t fastgen_candidates = kvc::fastgen::hybrid_candidates.size();
+inline constexpr std::size_t candidate_count = kvc::fastgen::hybrid_candidates.size();
 
 struct not_accumulated_attention {
   KVC_HOST_DEVICE bool operator()(float x) const { return !(::cuda::std::isfinite(x) && x >= 0.0f); }
@@ -70,20 +70,18 @@ struct widen_to_double {
 };
 
 /// What one head's cache keeps of token t under policy c (fastgen::kept_tokens, per token).
-struct fastgen_membership {
+struct membership {
   const kvc::fastgen::token_class* classes;  // null: every token plain
   const std::uint8_t* heavy;                 // [heads, tokens], C_frequent's marks
   std::size_t tokens, local_begin;           // C_local keeps t >= local_begin
   KVC_HOST_DEVICE bool kept(const kvc::fastgen::cache_policy& c, std::size_t h, std::size_t t) const {
-    using kvc::fastgen::token_class;
-    const token_class k = classes != nullptr ? classes[t] : token_class::plain;
-    return c.full || (c.special && k == token_class::special) || (c.punctuation && k == token_class::punctuation) ||
-           (c.frequent && heavy[h * tokens + t] != 0) || (c.local && t >= local_begin);
+    const auto k = classes != nullptr ? classes[t] : kvc::fastgen::token_class::plain;
+    return c.keeps(k, heavy[h * tokens + t] != 0, t >= local_begin);
   }
 };
 
 /// Eq. 1 for one head, and what the budget cap makes of it (fastgen::selector::capped_choice).
-struct fastgen_decision {
+struct choice {
   int chosen = 0;         ///< C*: index into fastgen::hybrid_candidates
   int fits = -1;          ///< capped heads: the last candidate within the cap, -1 if none
   std::size_t fit_cost = 0;
@@ -92,34 +90,34 @@ struct fastgen_decision {
 
 /// One thread per head: R(C) of every candidate in one pass in token order (fastgen::recovery's
 /// order, so each R is the host's bit for bit), then the cheapest reaching T, then the cap.
-struct fastgen_profile_head {
+struct profile_head {
   const float* scores;
-  fastgen_membership member;
-  kvc::fastgen::cache_policy candidates[fastgen_candidates];
+  membership member;
+  kvc::fastgen::cache_policy candidates[candidate_count];
   double threshold;
   std::size_t cap;  // 0: no cap
-  fastgen_decision* out;
+  choice* out;
   KVC_HOST_DEVICE void operator()(std::size_t h) const {
-    double kept[fastgen_candidates] = {}, total = 0.0;
-    std::size_t cost[fastgen_candidates] = {};
+    double kept[candidate_count] = {}, total = 0.0;
+    std::size_t cost[candidate_count] = {};
     for (std::size_t t = 0; t < member.tokens; ++t) {
       const double a = scores[h * member.tokens + t];
       total += a;
-      for (std::size_t c = 0; c < fastgen_candidates; ++c)
+      for (std::size_t c = 0; c < candidate_count; ++c)
         if (member.kept(candidates[c], h, t)) {
           kept[c] += a;
           ++cost[c];
         }
     }
-    fastgen_decision d{};
-    for (std::size_t c = 0; c < fastgen_candidates; ++c)  // nested candidates: the first reaching T is cheapest
+    choice d{};
+    for (std::size_t c = 0; c < candidate_count; ++c)  // nested candidates: the first reaching T is cheapest
       if (kept[c] / total >= threshold || candidates[c].full) {
         d.chosen = static_cast<int>(c);
         break;
       }
     if (cap > 0 && cost[d.chosen] > cap) {
       d.capped = true;
-      for (std::size_t c = 0; c < fastgen_candidates && cost[c] <= cap; ++c) {
+      for (std::size_t c = 0; c < candidate_count && cost[c] <= cap; ++c) {
         d.fits = static_cast<int>(c);
         d.fit_cost = cost[c];
       }
@@ -129,27 +127,27 @@ struct fastgen_profile_head {
 };
 
 /// Marks of uncapped heads: their C*. Capped heads are marked after ranking (below).
-struct fastgen_chosen_marks {
-  fastgen_membership member;
-  kvc::fastgen::cache_policy candidates[fastgen_candidates];
-  const fastgen_decision* decision;
+struct chosen_marks {
+  membership member;
+  kvc::fastgen::cache_policy candidates[candidate_count];
+  const choice* decision;
   KVC_HOST_DEVICE std::uint8_t operator()(std::size_t i) const {
     const std::size_t h = i / member.tokens, t = i % member.tokens;
-    const fastgen_decision d = decision[h];
+    const choice d = decision[h];
     return !d.capped && member.kept(candidates[d.chosen], h, t) ? 1 : 0;
   }
 };
 
 /// Sort key of a capped head's tokens: the fitting candidate's cache first, then the rest by
 /// score (fill_by_score); with no fitting candidate, the special tokens by score, others last.
-struct fastgen_cap_key {
+struct cap_key {
   const float* scores;
-  fastgen_membership member;
-  kvc::fastgen::cache_policy candidates[fastgen_candidates];
-  const fastgen_decision* decision;
+  membership member;
+  kvc::fastgen::cache_policy candidates[candidate_count];
+  const choice* decision;
   KVC_HOST_DEVICE std::uint64_t operator()(std::size_t i) const {
     const std::size_t h = i / member.tokens, t = i % member.tokens;
-    const fastgen_decision d = decision[h];
+    const choice d = decision[h];
     std::uint32_t rank = 0xffffffffu;
     if (d.fits >= 0)
       rank = member.kept(candidates[d.fits], h, t) ? protected_key : descending_key(scores[i]);
@@ -160,9 +158,9 @@ struct fastgen_cap_key {
 };
 
 /// Marks the first `cap` ranked tokens of every capped head.
-struct fastgen_mark_capped {
+struct mark_capped {
   const index_t* ranked;
-  const fastgen_decision* decision;
+  const choice* decision;
   std::uint8_t* keep;
   std::size_t tokens, cap;
   KVC_HOST_DEVICE void operator()(std::size_t j) const {
@@ -171,17 +169,17 @@ struct fastgen_mark_capped {
   }
 };
 
-struct fastgen_outcome {
+struct result {
   double recovery = 0.0;
   std::size_t kept = 0;
 };
 
 /// One thread per head: R and the cost of the final marks, in token order (fastgen::recovery).
-struct fastgen_recovery {
+struct recovery {
   const float* scores;
   const std::uint8_t* keep;
   std::size_t tokens;
-  fastgen_outcome* out;
+  result* out;
   KVC_HOST_DEVICE void operator()(std::size_t h) const {
     double kept = 0.0, total = 0.0;
     std::size_t count = 0;
@@ -225,7 +223,7 @@ void require_accumulated(const score_buffer<System>& s) {
                          "a finite, non-negative accumulated attention", read_back<System>(s.data() + bad));
 }
 
-}  // namespace detail
+}  // namespace detail::fastgen
 
 template <>
 struct algorithm<kvc::fastgen::selector> {
@@ -237,7 +235,7 @@ struct algorithm<kvc::fastgen::selector> {
     namespace fg = kvc::fastgen;
     const fg::profile_parameters params{p.recovery_threshold, p.local_ratio, p.frequent_ratio};
     fg::detail::require_parameters(params);
-    detail::require_accumulated(s);
+    detail::fastgen::require_accumulated(s);
     fg::detail::require_classes(p.classes, s.tokens());
     const bool capped = p.budget == fg::budget_use::cap;
     if (capped) select::detail::require_budget(per_head_budget, 1, s.tokens());
@@ -248,36 +246,36 @@ struct algorithm<kvc::fastgen::selector> {
     thrust::copy(p.classes.begin(), p.classes.end(), classes.begin());
     vector<std::uint8_t, System> heavy(cells);  // C_frequent, chosen among all tokens of the head
     detail::keep_top_per_head(s, 0, 0, fg::share(p.frequent_ratio, n), raw(heavy));
-    const detail::fastgen_membership member{p.classes.empty() ? nullptr : raw(classes), raw(heavy), n,
+    const detail::fastgen::membership member{p.classes.empty() ? nullptr : raw(classes), raw(heavy), n,
                                             n - fg::share(p.local_ratio, n)};
     const auto& c = fg::hybrid_candidates;
 
-    vector<detail::fastgen_decision, System> decision(heads);
+    vector<detail::fastgen::choice, System> decision(heads);
     thrust::for_each(System{}, index, index + kvc::device::detail::steps(heads),
-                     detail::fastgen_profile_head{s.data(), member, {c[0], c[1], c[2], c[3], c[4]},
+                     detail::fastgen::profile_head{s.data(), member, {c[0], c[1], c[2], c[3], c[4]},
                                                   p.recovery_threshold, capped ? per_head_budget : 0, raw(decision)});
-    std::vector<detail::fastgen_decision> host_decision(heads);
+    std::vector<detail::fastgen::choice> host_decision(heads);
     thrust::copy(decision.begin(), decision.end(), host_decision.begin());
 
     vector<std::uint8_t, System> keep(cells);
     thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), keep.begin(),
-                      detail::fastgen_chosen_marks{member, {c[0], c[1], c[2], c[3], c[4]}, raw(decision)});
+                      detail::fastgen::chosen_marks{member, {c[0], c[1], c[2], c[3], c[4]}, raw(decision)});
     bool any_capped = false;
     for (const auto& d : host_decision) any_capped = any_capped || d.capped;
     if (any_capped) {
       vector<std::uint64_t, System> keys(cells);
       vector<index_t, System> ranked(cells);
       thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), keys.begin(),
-                        detail::fastgen_cap_key{s.data(), member, {c[0], c[1], c[2], c[3], c[4]}, raw(decision)});
+                        detail::fastgen::cap_key{s.data(), member, {c[0], c[1], c[2], c[3], c[4]}, raw(decision)});
       thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), ranked.begin(), detail::token_of{n});
       thrust::stable_sort_by_key(System{}, keys.begin(), keys.end(), ranked.begin());  // ties: lower index
       thrust::for_each(System{}, index, index + kvc::device::detail::steps(heads * per_head_budget),
-                       detail::fastgen_mark_capped{raw(ranked), raw(decision), raw(keep), n, per_head_budget});
+                       detail::fastgen::mark_capped{raw(ranked), raw(decision), raw(keep), n, per_head_budget});
     }
 
-    vector<detail::fastgen_outcome, System> outcome(heads);
-    thrust::for_each(System{}, index, index + kvc::device::detail::steps(heads), detail::fastgen_recovery{s.data(), raw(keep), n, raw(outcome)});
-    std::vector<detail::fastgen_outcome> host_outcome(heads);
+    vector<detail::fastgen::result, System> outcome(heads);
+    thrust::for_each(System{}, index, index + kvc::device::detail::steps(heads), detail::fastgen::recovery{s.data(), raw(keep), n, raw(outcome)});
+    std::vector<detail::fastgen::result> host_outcome(heads);
     thrust::copy(outcome.begin(), outcome.end(), host_outcome.begin());
 
     fastgen_selection<System> out;

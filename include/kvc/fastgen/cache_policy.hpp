@@ -14,6 +14,9 @@
 #include <ostream>
 #include <string>
 
+#include "kvc/core/config.hpp"
+#include "kvc/fastgen/token_class.hpp"
+
 namespace kvc::fastgen {
 
 struct cache_policy {
@@ -29,6 +32,13 @@ struct cache_policy {
             a.full || b.full};
   }
   friend constexpr bool operator==(const cache_policy&, const cache_policy&) = default;
+
+  /// Does this cache keep a token of class k, that is (`heavy`) among C_frequent's and (`local`)
+  /// among C_local's? The membership rule, for every path.
+  [[nodiscard]] KVC_HOST_DEVICE constexpr bool keeps(token_class k, bool heavy, bool recent) const {
+    return full || (special && k == token_class::special) || (punctuation && k == token_class::punctuation) ||
+           (frequent && heavy) || (local && recent);
+  }
 
   /// The paper's name without the C: "special+punct+frequent+local", "full"; "none" keeps nothing.
   [[nodiscard]] std::string to_string() const {

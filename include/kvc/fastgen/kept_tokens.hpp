@@ -44,20 +44,12 @@ inline std::vector<char> kept_tokens(const cache_policy& policy, std::span<const
   detail::require_classes(classes, n);
   detail::require_ratio(local_ratio, "local_ratio");
   detail::require_ratio(frequent_ratio, "frequent_ratio");
-  std::vector<char> keep(n, policy.full ? 1 : 0);
-  if (policy.full) return keep;
-  for (std::size_t t = 0; t < n; ++t) {
-    const token_class c = detail::class_of(classes, t);
-    if ((policy.special && c == token_class::special) || (policy.punctuation && c == token_class::punctuation))
-      keep[t] = 1;
-  }
-  if (policy.local)
-    for (std::size_t t = n - share(local_ratio, n); t < n; ++t) keep[t] = 1;
-  if (policy.frequent) {
-    std::vector<char> heavy(n, 0);  // chosen among all tokens, then united (the paper's "+")
-    select::detail::fill_by_score(accumulated, heavy, share(frequent_ratio, n));
-    for (std::size_t t = 0; t < n; ++t) keep[t] = static_cast<char>(keep[t] | heavy[t]);
-  }
+  std::vector<char> heavy(n, 0);  // C_frequent, chosen among all tokens (then united: the paper's "+")
+  if (policy.frequent && !policy.full) select::detail::fill_by_score(accumulated, heavy, share(frequent_ratio, n));
+  const std::size_t local_begin = n - share(local_ratio, n);
+  std::vector<char> keep(n);
+  for (std::size_t t = 0; t < n; ++t)
+    keep[t] = policy.keeps(detail::class_of(classes, t), heavy[t] != 0, t >= local_begin) ? 1 : 0;
   return keep;
 }
 
