@@ -30,6 +30,7 @@
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/score_buffer.hpp"
 #include "kvc/device/vector.hpp"
+#include "kvc/select/detail/rank.hpp"
 
 namespace kvc::device::detail {
 
@@ -42,14 +43,16 @@ KVC_HOST_DEVICE inline std::uint32_t descending_key(float score) {
 /// Ranks above every finite score (the largest finite float has key 0x00800000).
 inline constexpr std::uint32_t protected_key = 0;
 
-/// Key (head, rank within head); protected tokens (first `sinks`, from `recent_begin` on) lead.
+using select::detail::guard;
+
+/// Key (head, rank within head); protected tokens (select::detail::guard) lead.
 struct head_rank_key {
   const float* scores;
-  std::size_t tokens, sinks, recent_begin;
+  std::size_t tokens;
+  guard guarded;
   KVC_HOST_DEVICE std::uint64_t operator()(std::size_t i) const {
     const std::size_t h = i / tokens, t = i % tokens;
-    const bool guarded = t < sinks || t >= recent_begin;
-    return (static_cast<std::uint64_t>(h) << 32) | (guarded ? protected_key : descending_key(scores[i]));
+    return (static_cast<std::uint64_t>(h) << 32) | (guarded(t) ? protected_key : descending_key(scores[i]));
   }
 };
 
@@ -72,12 +75,10 @@ struct mark_leading {
 /// Host systems: head h's ranking keys (rank key << 32 | token) with the `k` best first, by a
 /// selection (nth_element), O(tokens) instead of a sort. The token in the low bits makes keys
 /// unique and sends ties to the lower index, as the sort does.
-inline std::vector<std::uint64_t> best_of_head(const float* row, std::size_t tokens, std::size_t sinks,
-                                               std::size_t recent_begin, std::size_t k) {
+inline std::vector<std::uint64_t> best_of_head(const float* row, std::size_t tokens, guard guarded, std::size_t k) {
   std::vector<std::uint64_t> key(tokens);
   for (std::size_t t = 0; t < tokens; ++t) {
-    const bool guarded = t < sinks || t >= recent_begin;
-    const std::uint64_t rank = guarded ? protected_key : descending_key(row[t]);
+    const std::uint64_t rank = guarded(t) ? protected_key : descending_key(row[t]);
     key[t] = (rank << 32) | t;
   }
   if (k < tokens) std::nth_element(key.begin(), key.begin() + static_cast<std::ptrdiff_t>(k), key.end());
@@ -88,9 +89,11 @@ inline std::vector<std::uint64_t> best_of_head(const float* row, std::size_t tok
 struct top_of_head {
   const float* scores;
   std::uint8_t* keep;
-  std::size_t tokens, sinks, recent_begin, k;
+  std::size_t tokens;
+  guard guarded;
+  std::size_t k;
   void operator()(std::size_t h) const {
-    const auto key = best_of_head(scores + h * tokens, tokens, sinks, recent_begin, k);
+    const auto key = best_of_head(scores + h * tokens, tokens, guarded, k);
     for (std::size_t j = 0; j < k; ++j) keep[h * tokens + (key[j] & 0xffffffffu)] = 1;
   }
 };
@@ -99,9 +102,11 @@ struct top_of_head {
 struct top_indices_of_head {
   const float* scores;
   index_t* indices;
-  std::size_t tokens, sinks, recent_begin, k;
+  std::size_t tokens;
+  guard guarded;
+  std::size_t k;
   void operator()(std::size_t h) const {
-    const auto key = best_of_head(scores + h * tokens, tokens, sinks, recent_begin, k);
+    const auto key = best_of_head(scores + h * tokens, tokens, guarded, k);
     index_t* out = indices + h * k;
     for (std::size_t j = 0; j < k; ++j) out[j] = static_cast<index_t>(key[j] & 0xffffffffu);
     std::sort(out, out + k);
@@ -124,7 +129,7 @@ device::keep_set<System> top_per_head(const score_buffer<System>& s, std::size_t
   const auto index = thrust::counting_iterator<std::size_t>(0);
   thrust::transform(System{}, index, index + kvc::device::detail::steps(s.heads() + 1), out.offsets().begin(), times{k});
   thrust::for_each(System{}, index, index + kvc::device::detail::steps(s.heads()),
-                   top_indices_of_head{s.data(), raw(out.indices()), n, sinks, n - (recent < n ? recent : n), k});
+                   top_indices_of_head{s.data(), raw(out.indices()), n, guard::of(n, sinks, recent), k});
   return out;
 }
 
@@ -137,13 +142,13 @@ void keep_top_per_head(const score_buffer<System>& s, std::size_t sinks, std::si
   const auto index = thrust::counting_iterator<std::size_t>(0);
   if constexpr (host_system_v<System>) {
     thrust::for_each(System{}, index, index + kvc::device::detail::steps(s.heads()),
-                     top_of_head{s.data(), keep, n, sinks, n - (recent < n ? recent : n), k});
+                     top_of_head{s.data(), keep, n, guard::of(n, sinks, recent), k});
     return;
   }
   vector<std::uint64_t, System> keys(cells);
   vector<index_t, System> ranked(cells);
   thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), keys.begin(),
-                    head_rank_key{s.data(), n, sinks, n - (recent < n ? recent : n)});
+                    head_rank_key{s.data(), n, guard::of(n, sinks, recent)});
   thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), ranked.begin(), token_of{n});
   // Stable: equal keys keep token order, so ties go to the lower index.
   thrust::stable_sort_by_key(System{}, keys.begin(), keys.end(), ranked.begin());

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kvc/core/config.hpp"
 #include "kvc/core/error.hpp"
 #include "kvc/core/keep_set.hpp"
 #include "kvc/core/scores.hpp"
@@ -40,6 +41,16 @@ inline void require_budget(std::size_t budget, std::size_t at_least, std::size_t
                        budget);
 }
 
+/// The protected-token rule, for every path: of n tokens, the first `sinks` and the last `recent`
+/// are always kept (the two may overlap).
+struct guard {
+  std::size_t sinks, recent_begin;
+  [[nodiscard]] KVC_HOST_DEVICE static guard of(std::size_t n, std::size_t sinks, std::size_t recent) {
+    return {sinks, n - (recent < n ? recent : n)};
+  }
+  [[nodiscard]] KVC_HOST_DEVICE bool operator()(std::size_t t) const { return t < sinks || t >= recent_begin; }
+};
+
 /// Marks (in `keep`) the best unmarked tokens of `row` until `k` are marked.
 inline void fill_by_score(std::span<const float> row, std::vector<char>& keep, std::size_t k) {
   std::size_t marked = static_cast<std::size_t>(std::count(keep.begin(), keep.end(), char{1}));
@@ -62,9 +73,9 @@ inline std::vector<index_t> marked_indices(const std::vector<char>& keep) {
 
 /// Protected tokens: the first `sinks` and the last `recent` of `n`.
 inline std::vector<char> protect(std::size_t n, std::size_t sinks, std::size_t recent) {
+  const guard g = guard::of(n, sinks, recent);
   std::vector<char> keep(n, 0);
-  for (std::size_t t = 0; t < std::min(sinks, n); ++t) keep[t] = 1;
-  for (std::size_t t = n - std::min(recent, n); t < n; ++t) keep[t] = 1;
+  for (std::size_t t = 0; t < n; ++t) keep[t] = g(t) ? 1 : 0;
   return keep;
 }
 

@@ -1,7 +1,7 @@
 // kvc::score::global_local (EMS's Global-Local score); formula in docs/ems.md.
 #include <doctest/doctest.h>
 
-#include "ems/support.hpp"
+#include "support/ems.hpp"
 
 #include <cmath>
 #include <cstddef>

@@ -1,7 +1,7 @@
 // kvc::ems::assign_centers, kvc::merge::center_merge and the kvc::policy::ems pipeline.
 #include <doctest/doctest.h>
 
-#include "ems/support.hpp"
+#include "support/ems.hpp"
 
 #include <cmath>
 #include <cstddef>
