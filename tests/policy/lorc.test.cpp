@@ -84,3 +84,42 @@ TEST_CASE("policy::lorc: bad input throws kvc::error") {
   // A rank-deficient weight has no finite condition number.
   CHECK_THROWS_AS((void)lorc(std::vector<weights>{{w, w}, {zero, w}}, s, kvc::budget::ratio{0.5}), kvc::error);
 }
+
+TEST_CASE("policy::lorc::rebuild: at full rank the cache is x W_k and x W_v, rotated keys, every token kept") {
+  const weight_shape s{.d_model = 12, .kv_heads = 2, .head_dim = 4};
+  std::vector<std::vector<float>> w{decaying_weight(s, 0.3, 0.01, 3), decaying_weight(s, 0.2, 0.02, 4)};
+  const std::vector<kvc::policy::lorc::layer_weights<float>> layers{{w[0], w[1]}};
+  const kvc::policy::lorc p{.schedule = {.min_rank_fraction = 1.0, .max_rank_fraction = 1.0}};
+  const auto model = p(layers, s, kvc::budget::ratio{1.0});
+  const std::size_t rows = 5, cols = s.columns();
+  std::vector<float> x(rows * s.d_model);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.7f * static_cast<float>(i));
+  std::size_t rotated = 0;
+  const auto c = p.rebuild(model, 0, x, rows, s,
+                           [&](std::span<float> k, std::size_t heads, std::size_t d, std::span<const std::int64_t> pos) {
+                             CHECK(heads == 2);
+                             CHECK(d == 4);
+                             CHECK(pos.size() == rows);
+                             for (auto& v : k) v = -v;  // a visible stand-in for RoPE
+                             ++rotated;
+                           });
+  CHECK(rotated == 1);
+  REQUIRE(c.heads() == 2);
+  for (std::size_t h = 0; h < 2; ++h) {
+    REQUIRE(c.kept(h) == rows);
+    for (std::size_t t = 0; t < rows; ++t) {
+      CHECK(c.positions(h)[t] == static_cast<std::int64_t>(t));
+      for (std::size_t j = 0; j < 4; ++j) {
+        double k = 0.0, v = 0.0;  // x W by hand
+        for (std::size_t a = 0; a < s.d_model; ++a) {
+          k += double(x[t * s.d_model + a]) * w[0][a * cols + h * 4 + j];
+          v += double(x[t * s.d_model + a]) * w[1][a * cols + h * 4 + j];
+        }
+        CHECK(c.keys(h)(0, t, j) == doctest::Approx(-k).epsilon(1e-4));
+        CHECK(c.values(h)(0, t, j) == doctest::Approx(v).epsilon(1e-4));
+      }
+    }
+  }
+  CHECK_THROWS_AS((void)p.rebuild(model, 1, x, rows, s, [](auto&&...) {}), kvc::error);
+  CHECK_THROWS_AS((void)p.rebuild(model, 0, std::span<const float>(x).first(7), rows, s, [](auto&&...) {}), kvc::error);
+}

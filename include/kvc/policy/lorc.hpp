@@ -7,11 +7,15 @@
 #include "kvc/version.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kvc/core/budget.hpp"
+#include "kvc/core/compressed_layer.hpp"
+#include "kvc/core/keep_set.hpp"
 #include "kvc/core/error.hpp"
 #include "kvc/project/low_rank.hpp"
 #include "kvc/project/rank_schedule.hpp"
@@ -99,6 +103,47 @@ struct lorc {
   [[nodiscard]] compressed_model operator()(const std::vector<layer_weights<T>>& layers, project::weight_shape shape,
                                             budget::ratio kept) const {
     return (*this)(std::span<const layer_weights<T>>(layers), shape, kept);
+  }
+
+  /// Layer `i`'s cache as `model` rebuilds it from that layer's inputs x (`rows` tokens, row-major
+  /// [rows, d_model]): K̂ = x Ŵ_k and V̂ = x Ŵ_v through the rank-r latents, every token kept, token
+  /// t at position t. `rotate(keys, kv_heads, head_dim, positions)` is applied to the rebuilt keys
+  /// ([rows, kv_heads · head_dim]) first, as the model applies RoPE after its K projection (pass
+  /// a no-op for a model without one).
+  template <class Rotate>
+  [[nodiscard]] static compressed_layer<float> rebuild(const compressed_model& model, std::size_t i,
+                                                       std::span<const float> x, std::size_t rows,
+                                                       project::weight_shape shape, Rotate&& rotate) {
+    kvc::detail::require(i < model.keys.size(), "layer", "below the model's " + std::to_string(model.keys.size()) +
+                                                             " layers", i);
+    kvc::detail::require(model.keys[i].output_dim() == shape.columns(), "shape",
+                         "kv_heads * head_dim = the projectors' " + std::to_string(model.keys[i].output_dim()),
+                         shape.columns());
+    const std::size_t H = shape.kv_heads, d = shape.head_dim, cols = shape.columns();
+    std::vector<std::int64_t> positions(rows);
+    for (std::size_t t = 0; t < rows; ++t) positions[t] = static_cast<std::int64_t>(t);
+    std::vector<float> k(rows * cols), v(rows * cols);
+    for (auto [p, y] : {std::pair{&model.keys[i], &k}, std::pair{&model.values[i], &v}}) {
+      std::vector<float> latent(rows * p->rank());
+      p->compress(x, rows, latent);  // checks x's size
+      p->reconstruct(latent, rows, *y);
+    }
+    rotate(std::span<float>(k), H, d, std::span<const std::int64_t>(positions));
+    std::vector<std::vector<index_t>> all(H, std::vector<index_t>(rows));
+    for (auto& h : all)
+      for (std::size_t t = 0; t < rows; ++t) h[t] = static_cast<index_t>(t);
+    compressed_layer<float> c(keep_set::from_heads(rows, all), d, d);
+    for (std::size_t h = 0; h < H; ++h) {
+      auto ck = c.keys(h), cv = c.values(h);
+      for (std::size_t t = 0; t < rows; ++t) {
+        c.positions(h)[t] = positions[t];
+        for (std::size_t j = 0; j < d; ++j) {
+          ck(0, t, j) = k[t * cols + h * d + j];
+          cv(0, t, j) = v[t * cols + h * d + j];
+        }
+      }
+    }
+    return c;
   }
 };
 

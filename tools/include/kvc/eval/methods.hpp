@@ -436,39 +436,19 @@ inline compressed_model lorc(const model_prefix& m, double b, const policy::lorc
     weights.push_back({l.trace().wk.data, l.trace().wv.data});
   }
   const auto& first = m.layers[0].trace();
-  const std::size_t H = first.k.shape[0], d = first.k.shape[2], d_model = first.x.shape[1], cols = H * d;
-  const auto model = policy(weights, {d_model, H, d}, budget::ratio{b});
+  const project::weight_shape shape{first.x.shape[1], first.k.shape[0], first.k.shape[2]};
+  const auto model = policy(weights, shape, budget::ratio{b});
+  const auto rope = [&](std::span<float> k, std::size_t heads, std::size_t d, std::span<const std::int64_t> positions) {
+    io::apply_rope(k, heads, d, positions, m.rope_theta);
+  };
   compressed_model out;
   out.kept_fraction = model.kept_fraction();
   for (std::size_t i = 0; i < m.layers.size(); ++i) {
     const std::size_t P = m.layers[i].options().prefix;
-    const std::span<const float> x(m.layers[i].trace().x.data.data(), P * d_model);
-    std::vector<std::int64_t> positions(P);
-    for (std::size_t t = 0; t < P; ++t) positions[t] = static_cast<std::int64_t>(t);
-    std::vector<float> k(P * cols), v(P * cols);
-    for (auto [p, y] : {std::pair{&model.keys[i], &k}, std::pair{&model.values[i], &v}}) {
-      std::vector<float> latent(P * p->rank());
-      p->compress(x, P, latent);
-      p->reconstruct(latent, P, *y);
-    }
-    io::apply_rope(k, H, d, positions, m.rope_theta);
-    std::vector<std::vector<index_t>> all(H, std::vector<index_t>(P));
-    for (auto& h : all)
-      for (std::size_t t = 0; t < P; ++t) h[t] = static_cast<index_t>(t);
-    compressed_layer<float> c(keep_set::from_heads(P, all), d, d);
-    for (std::size_t h = 0; h < H; ++h) {
-      auto ck = c.keys(h), cv = c.values(h);
-      for (std::size_t t = 0; t < P; ++t) {
-        c.positions(h)[t] = static_cast<std::int64_t>(t);
-        for (std::size_t j = 0; j < d; ++j) {
-          ck(0, t, j) = k[t * cols + h * d + j];
-          cv(0, t, j) = v[t * cols + h * d + j];
-        }
-      }
-    }
-    out.layers.push_back(std::move(c));
+    const std::span<const float> x(m.layers[i].trace().x.data.data(), P * shape.d_model);
+    out.layers.push_back(policy.rebuild(model, i, x, P, shape, rope));
     out.layer_fraction.push_back(static_cast<double>(model.keys[i].rank() + model.values[i].rank()) /
-                                 static_cast<double>(2 * cols));
+                                 static_cast<double>(2 * shape.columns()));
   }
   return out;
 }
