@@ -67,7 +67,7 @@ template <class Scorer, class T>
 void scorer(benchmark::State& state) {
   const std::size_t n = static_cast<std::size_t>(state.range(0));
   const auto l = shared_device_layer<T>(n).layer();
-  kvc::device::score_buffer<thrust::cuda::tag> out;
+  kvc::device::score_matrix<thrust::cuda::tag> out;
   run(state, kvc_bench::scorer_cost<Scorer>(kvc_bench::shared_layer<T>(n)),
       [&] { kvc::device::score(cuda{}, Scorer{}, l, out); });
 }

@@ -43,7 +43,7 @@ template <class Scorer, class T>
 void omp_scorer(benchmark::State& state) {
   const auto& data = kvc_bench::shared_layer<T>(static_cast<std::size_t>(state.range(0)));
   const auto l = data.layer();
-  kvc::device::score_buffer<thrust::omp::tag> out;
+  kvc::device::score_matrix<thrust::omp::tag> out;
   for (auto _ : state) {
     kvc::device::score(omp{}, Scorer{}, l, out);
     benchmark::DoNotOptimize(out.data());

@@ -43,10 +43,10 @@ static_assert(kvc::device::runs_on_device<kvc::select::sink_window>);
 static_assert(kvc::device::runs_on_device<kvc::select::head_adaptive>);
 static_assert(kvc::device::runs_on_device<kvc::merge::drop>);
 
-kvc::device::score_buffer<device_system> upload(std::size_t heads, std::size_t tokens, const std::vector<float>& v) {
+kvc::device::score_matrix<device_system> upload(std::size_t heads, std::size_t tokens, const std::vector<float>& v) {
   kvc::score_matrix m(heads, tokens);
   std::copy(v.begin(), v.end(), m.flat().begin());
-  return kvc::device::score_buffer<device_system>::from_host(m);
+  return kvc::device::score_matrix<device_system>::from_host(m);
 }
 
 /// Runs `f` and returns the kvc::error message it throws ("" if none).

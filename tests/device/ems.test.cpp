@@ -162,7 +162,7 @@ void check_ems(const kvc::policy::ems& p, const ems_layer<T, System>& data, std:
   check_scores(device_scores, host_scores);
 
   // Selector and merger fed the same scores: ids, keep_sets and rows agree on every backend.
-  const auto scores = kvc::device::score_buffer<System>::from_host(device_scores);
+  const auto scores = kvc::device::score_matrix<System>::from_host(device_scores);
   const kvc::ems::class_assignment pending = p.select(device_scores, budget);
   CHECK(kvc::device::select(e, p.select, scores, budget).to_host() == pending);
   const kvc::ems::class_assignment host_classes = p.select(host_layer, device_scores, budget);
@@ -278,7 +278,7 @@ TEST_CASE("device ems: the worked example of docs/ems.md") {
   kvc::score_matrix m(1, 5);
   const float s[] = {0.4f, 0.1f, 0.3f, 0.2f, 0.05f};
   std::copy(std::begin(s), std::end(s), m.flat().begin());
-  const auto scores = kvc::device::score_buffer<device_system>::from_host(m);
+  const auto scores = kvc::device::score_matrix<device_system>::from_host(m);
   const device_exec e{};
   const auto classes = kvc::device::select(e, kvc::select::evict_merge{.recent = 0}, l, scores, 2);
   const auto ids = classes.to_host();
@@ -325,7 +325,7 @@ TEST_CASE("device ems: ragged budgets share one slot shape per head") {
     for (std::size_t h = 1; h < 8; ++h) ragged = ragged || keep.kept(h) != keep.kept(0);
     CHECK(ragged);
 
-    const auto scores = kvc::device::score_buffer<device_system>::from_host(host_scores);
+    const auto scores = kvc::device::score_matrix<device_system>::from_host(host_scores);
     for (const kvc::merge::center_merge m : {kvc::merge::center_merge{}, kvc::merge::center_merge{.merge_keys = true}}) {
       const kvc::compressed_layer<float> out = kvc::device::merge(e, m, data.device(), scores, classes);
       check_compressed(out, m(data.host(), host_scores, host_classes));
@@ -394,7 +394,7 @@ TEST_CASE("device ems: bad input throws the host path's kvc::error and writes no
   three(0, 0) = 1;
   three(0, 1) = 2;
   three(0, 2) = 3;
-  auto out = kvc::device::score_buffer<device_system>::from_host(three);
+  auto out = kvc::device::score_matrix<device_system>::from_host(three);
   CHECK(!error_of([&] { kvc::device::score(e, kvc::score::global_local{.segment = 0}, data.device(), out); }).empty());
   const auto unchanged = out.to_host();
   CHECK(unchanged.heads() == 1);
@@ -403,12 +403,12 @@ TEST_CASE("device ems: bad input throws the host path's kvc::error and writes no
   // Non-finite scores: named by head and token, as on the host.
   kvc::score_matrix s = ok.scores(data.host());
   s(1, 7) = std::numeric_limits<float>::quiet_NaN();
-  const auto d_s = kvc::device::score_buffer<device_system>::from_host(s);
+  const auto d_s = kvc::device::score_matrix<device_system>::from_host(s);
   const std::string hs = error_of([&] { (void)ok.select(data.host(), s, 6); });
   CHECK(hs.find("scores(1, 7)") != std::string::npos);
   CHECK(error_of([&] { (void)kvc::device::select(e, ok.select, data.device(), d_s, 6); }) == hs);
   s(1, 7) = 0.5f;
-  const auto good = kvc::device::score_buffer<device_system>::from_host(s);
+  const auto good = kvc::device::score_matrix<device_system>::from_host(s);
 
   // The merger wants a complete assignment of the layer's shape.
   const auto pending = kvc::device::select(e, kvc::select::evict_merge{.recent = 4}, good, 6);
@@ -419,7 +419,7 @@ TEST_CASE("device ems: bad input throws the host path's kvc::error and writes no
   const ems_layer<float> other(3, 2, 12, 4, 9);
   const auto other_scores = ok.scores(other.host());
   const auto wrong = kvc::device::select(e, ok.select, other.device(),
-                                         kvc::device::score_buffer<device_system>::from_host(other_scores), 6);
+                                         kvc::device::score_matrix<device_system>::from_host(other_scores), 6);
   const std::string hw =
       error_of([&] { (void)ok.merge(data.host(), s, ok.select(other.host(), other_scores, 6)); });
   CHECK(hw.find("class_assignment.heads()") != std::string::npos);
@@ -429,7 +429,7 @@ TEST_CASE("device ems: bad input throws the host path's kvc::error and writes no
   CHECK(error_of([&] {
           (void)kvc::device::assign_centers(
               e, data.device(),
-              kvc::device::select(e, ok.select, kvc::device::score_buffer<device_system>::from_host(other_scores), 6), 0.0);
+              kvc::device::select(e, ok.select, kvc::device::score_matrix<device_system>::from_host(other_scores), 6), 0.0);
         }) == hm);
 
   // A non-finite key: the scorer names it by element.

@@ -36,7 +36,7 @@ namespace fg = kvc::fastgen;
 using fg::token_class;
 using device_system = thrust::device_system_tag;
 using device_exec = kvc::exec::device<device_system>;
-using scores_d = kvc::device::score_buffer<device_system>;
+using scores_d = kvc::device::score_matrix<device_system>;
 
 template <class T>
 using view = kvc::strided_view<const T>;

@@ -49,7 +49,7 @@ void check_policy(const Policy& p, const test_layer<T>& data, std::size_t budget
   check_scores(device_scores, host_scores);
 
   // Fed identical scores, the device shield and selector agree with the host's exactly.
-  const auto uploaded = kvc::device::score_buffer<device_system>::from_host(device_scores);
+  const auto uploaded = kvc::device::score_matrix<device_system>::from_host(device_scores);
   CHECK(kvc::device::centroid_regions(e, p.select, uploaded) == p.select.regions(device_scores));
   const std::string host_error = error_of([&] { (void)p.select(device_scores, budget); });
   REQUIRE(error_of([&] { (void)kvc::device::select(e, p.select, uploaded, budget); }) == host_error);
@@ -145,7 +145,7 @@ TEST_CASE("device intelllm: shields by hand — rounding x.5 down, clipping, no 
   s(1, 9) = 3.0f;
   s(3, 9) = 2.0f;
   const kvc::select::centroid_protected<kvc::select::topk> p{.radius = 1};
-  const auto d = kvc::device::score_buffer<device_system>::from_host(s);
+  const auto d = kvc::device::score_matrix<device_system>::from_host(s);
   using span = kvc::select::token_span;
   CHECK(kvc::device::centroid_regions(e, p, d) == std::vector<span>{{1, 4}, {6, 9}, {0, 0}, {8, 10}});
   const auto keep = kvc::device::select(e, p, d, 3).to_host();
@@ -159,7 +159,7 @@ TEST_CASE("device intelllm: shields by hand — rounding x.5 down, clipping, no 
   big(0, 4) = 1.0f;
   big(0, 5) = top;
   const kvc::select::centroid_protected<kvc::select::topk> shield0{.radius = 0, .exclude_first = 1, .exclude_last = 1};
-  const auto db = kvc::device::score_buffer<device_system>::from_host(big);
+  const auto db = kvc::device::score_matrix<device_system>::from_host(big);
   CHECK(kvc::device::select(e, shield0, db, 2).to_host() == shield0(big, 2));
   const auto kept = kvc::device::select(e, shield0, db, 2).to_host();
   CHECK(std::vector<kvc::index_t>(kept.head(0).begin(), kept.head(0).end()) == std::vector<kvc::index_t>{0, 4});
@@ -172,7 +172,7 @@ TEST_CASE("device intelllm: relocate_positions on ragged device layers equals th
     const auto scores = kvc::policy::key_norm{}.scores(data.host());
     const auto keep = kvc::select::head_adaptive{.recent = 1}(scores, n / 2 + 1);  // ragged
     const auto d_keep = kvc::device::keep_set<device_system>::from_host(keep);
-    const auto d_scores = kvc::device::score_buffer<device_system>::from_host(scores);
+    const auto d_scores = kvc::device::score_matrix<device_system>::from_host(scores);
     for (auto mode : {position_mode::original, position_mode::repacked, position_mode::remote_gap})
       for (std::size_t local : {0u, 1u, 3u, 64u}) {
         CAPTURE(local);
@@ -208,7 +208,7 @@ TEST_CASE("device intelllm: bad input throws the host's kvc::error and changes n
   for (const auto& row : {std::vector<float>{1, -1, 2}, std::vector<float>{1, std::nanf(""), -2},
                           std::vector<float>{0, 1, std::numeric_limits<float>::infinity()}}) {
     const auto s = upload(row);
-    const auto d = kvc::device::score_buffer<device_system>::from_host(s);
+    const auto d = kvc::device::score_matrix<device_system>::from_host(s);
     const std::string host = error_of([&] { (void)shield(s, 3); });
     CHECK(host.find("scores(0, ") != std::string::npos);
     CHECK(error_of([&] { (void)kvc::device::select(e, shield, d, 3); }) == host);
@@ -217,7 +217,7 @@ TEST_CASE("device intelllm: bad input throws the host's kvc::error and changes n
   }
   // Budgets: below the shield, zero, above the cache, and no room beside the inner's window.
   const auto s = upload({4, 0, 0, 1, 1, 1, 1, 0, 0, 4});
-  const auto d = kvc::device::score_buffer<device_system>::from_host(s);
+  const auto d = kvc::device::score_matrix<device_system>::from_host(s);
   const kvc::select::centroid_protected<kvc::select::topk> crowded{.inner = {.recent = 3}, .radius = 1,
                                                                    .exclude_last = 0};
   for (std::size_t b : {0u, 2u, 4u, 11u}) {
@@ -248,7 +248,7 @@ TEST_CASE("device intelllm: bad input throws the host's kvc::error and changes n
   const auto scores = kvc::policy::key_norm{}.scores(shuffled.host());
   const auto all = kvc::device::keep_set<device_system>::from_host(kvc::select::topk{}(scores, 33));
   auto out = kvc::device::merge(e, kvc::merge::drop{}, shuffled.device(),
-                                kvc::device::score_buffer<device_system>::from_host(scores), all);
+                                kvc::device::score_matrix<device_system>::from_host(scores), all);
   const kvc::compressed_layer<float> before = out;
   CHECK(error_of([&] { kvc::device::relocate_positions(e, out, position_mode::remote_gap, 4); }) != "no error");
   check_compressed(out.to_host(), before);

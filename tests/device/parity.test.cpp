@@ -38,7 +38,7 @@ void check_policy(const Policy& p, const test_layer<T, System>& data, std::size_
   check_scores(device_scores, host_scores);
 
   // The selector alone, fed identical scores, must agree exactly on every backend.
-  const auto uploaded = kvc::device::score_buffer<System>::from_host(device_scores);
+  const auto uploaded = kvc::device::score_matrix<System>::from_host(device_scores);
   CHECK(kvc::device::select(e, p.select, uploaded, budget).to_host() == p.select(device_scores, budget));
 
   const kvc::compressed_layer<T> device_out = kvc::compress(e, p, device_layer, kvc::budget::tokens{budget});

@@ -91,7 +91,7 @@ TEST_CASE("device path: a paged view's block table is checked where it lives, as
     CHECK(error_of([&] { (void)kvc::device::scores(e, snapkv, c.device()); }) == host);
     // Per-stage merge with a good keep set: the layer is checked first.
     const auto keep = kvc::device::keep_set<device_system>::from_host(good.keep());
-    const kvc::device::score_buffer<device_system> s(paged_cache::heads, paged_cache::tokens);
+    const kvc::device::score_matrix<device_system> s(paged_cache::heads, paged_cache::tokens);
     CHECK(error_of([&] { (void)kvc::device::merge(e, snapkv.merge, c.device(), s, keep); }) == host);
     // In-place compaction: refused before a write.
     auto* keys = thrust::raw_pointer_cast(c.d_keys.data());
@@ -156,7 +156,7 @@ TEST_CASE("device path: a caller-built device keep set is checked, offsets befor
     CHECK(error_of([&] { keep.validate(); }) == host);
     CHECK(error_of([&] { kvc::compact(e, mutable_keys, mutable_values, keep); }) == host);
     const auto l = kvc::make_layer(keys, values);
-    const kvc::device::score_buffer<device_system> s(2, 4);
+    const kvc::device::score_matrix<device_system> s(2, 4);
     CHECK(error_of([&] { (void)kvc::device::merge(e, kvc::merge::drop{}, l, s, keep); }) == host);
   }
   // Offsets of the wrong length for the declared heads.
@@ -203,7 +203,7 @@ TEST_CASE("device path: non-finite keys and queries are named by element, as on 
   CHECK(error_of([&] { (void)kvc::compress(e, kvc::policy::streaming_llm{}, data.device(), kvc::budget::tokens{8}); }) ==
         "no error");
   // A refused key leaves the caller's score buffer as it was.
-  auto out = kvc::device::score_buffer<device_system>::from_host(kvc::score_matrix(1, 3, 4.0f));
+  auto out = kvc::device::score_matrix<device_system>::from_host(kvc::score_matrix(1, 3, 4.0f));
   CHECK(error_of([&] { kvc::device::score(e, kvc::score::key_norm{}, data.device(), out); }).find("keys(1, 5, 2)") !=
         std::string::npos);
   CHECK(error_of([&] { kvc::device::score(e, kvc::score::window_attention{.window = 8}, data.device(), out); })
@@ -246,6 +246,6 @@ TEST_CASE("device path: TOVA shared across heads and Ada-KV's floor are the refe
   const auto scores = adakv.scores(data.host());
   const auto host = adakv.select(scores, 3);
   for (std::size_t h = 0; h < 3; ++h) CHECK(host.kept(h) >= 2);
-  CHECK(kvc::device::select(e, adakv.select, kvc::device::score_buffer<device_system>::from_host(scores), 3).to_host() ==
+  CHECK(kvc::device::select(e, adakv.select, kvc::device::score_matrix<device_system>::from_host(scores), 3).to_host() ==
         host);
 }

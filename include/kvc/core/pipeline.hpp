@@ -53,7 +53,7 @@ struct pipeline {
   // (kvc/device/pipeline.hpp, found through the layer's namespace).
 
   /// Scores of every (kv_head, token), after validating the layer: a kvc::score_matrix on the
-  /// host, a kvc::device::score_buffer<System> under exec::device<System>.
+  /// host, a kvc::device::score_matrix<System> under exec::device<System>.
   template <class Exec, layer_type L>
   auto scores(Exec e, const L& l) const {
     static_assert(scorer<Scorer, L>, "kvc::pipeline: the Scorer cannot score this layer type (see kvc::scorer)");

@@ -9,7 +9,7 @@
 //       template <> struct kvc::device::algorithm<my_scorer> {
 //         static constexpr bool available = true;
 //         template <class System, class Layer>
-//         static void score(exec::device<System>, const my_scorer&, const Layer&, score_buffer<System>&);
+//         static void score(exec::device<System>, const my_scorer&, const Layer&, score_matrix<System>&);
 //       };
 //
 //  2. the generic driver, for a scorer whose math is a KVC_HOST_DEVICE function of one
@@ -34,7 +34,7 @@
 
 #include "kvc/core/concepts.hpp"
 #include "kvc/core/exec.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 
 namespace kvc::device {
 
@@ -89,7 +89,7 @@ concept runs_on_device = detail::runs_on_device_v<Component>();
 /// Scores of `scorer` into `out` (re-shaped to [kv_heads, tokens]), by whichever of the three
 /// ways applies. Checks nothing itself: kvc::device::score validates the layer first.
 template <class System, class Scorer, layer_type L>
-void run_score(exec::device<System> e, const Scorer& scorer, const L& l, score_buffer<System>& out) {
+void run_score(exec::device<System> e, const Scorer& scorer, const L& l, score_matrix<System>& out) {
   using T = std::remove_cvref_t<Scorer>;
   detail::require_runs_on_device<T>();
   if constexpr (detail::has_algorithm_v<T>) {
@@ -105,7 +105,7 @@ void run_score(exec::device<System> e, const Scorer& scorer, const L& l, score_b
 
 /// What `selector` keeps of scores `s`: its algorithm, or the component it lowers to.
 template <class System, class Selector>
-auto run_select(exec::device<System> e, const Selector& selector, const score_buffer<System>& s, std::size_t budget) {
+auto run_select(exec::device<System> e, const Selector& selector, const score_matrix<System>& s, std::size_t budget) {
   using T = std::remove_cvref_t<Selector>;
   detail::require_runs_on_device<T>();
   if constexpr (detail::has_algorithm_v<T>)
@@ -118,12 +118,12 @@ auto run_select(exec::device<System> e, const Selector& selector, const score_bu
 /// scores, budget)`, as EMS's evict_merge does to compare keys)?
 template <class Selector, class System, class L>
 concept layer_aware_device_selector =
-    requires(exec::device<System> e, const Selector& selector, const L& l, const score_buffer<System>& s,
+    requires(exec::device<System> e, const Selector& selector, const L& l, const score_matrix<System>& s,
              std::size_t budget) { algorithm<std::remove_cvref_t<Selector>>::select(e, selector, l, s, budget); };
 
 /// The same for a selector that may read the layer: it gets it if its algorithm takes it.
 template <class System, class Selector, layer_type L>
-auto run_select(exec::device<System> e, const Selector& selector, const L& l, const score_buffer<System>& s,
+auto run_select(exec::device<System> e, const Selector& selector, const L& l, const score_matrix<System>& s,
                 std::size_t budget) {
   if constexpr (layer_aware_device_selector<Selector, System, L>)
     return algorithm<std::remove_cvref_t<Selector>>::select(e, selector, l, s, budget);
@@ -134,7 +134,7 @@ auto run_select(exec::device<System> e, const Selector& selector, const L& l, co
 /// Does the device algorithm of `Merger` write into an existing compressed layer (reusing its
 /// memory) as well as return a new one?
 template <class Merger, class System, class L, class Selection, class Out>
-concept merger_into = requires(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
+concept merger_into = requires(exec::device<System> e, const Merger& merger, const L& l, const score_matrix<System>& s,
                                const Selection& selection, Out& out) {
   algorithm<std::remove_cvref_t<Merger>>::merge(e, merger, l, s, selection, out);
 };
@@ -147,7 +147,7 @@ concept merger_into = requires(exec::device<System> e, const Merger& merger, con
 #endif
 /// The compressed layer `merger` builds from the layer, its scores and the selection.
 template <class System, class Merger, layer_type L, class Selection>
-auto run_merge(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
+auto run_merge(exec::device<System> e, const Merger& merger, const L& l, const score_matrix<System>& s,
                const Selection& selection) {
   using T = std::remove_cvref_t<Merger>;
   detail::require_runs_on_device<T>();
@@ -156,7 +156,7 @@ auto run_merge(exec::device<System> e, const Merger& merger, const L& l, const s
 
 /// The same into `out`: in place where the merger's algorithm can write into an existing layer.
 template <class System, class Merger, layer_type L, class Selection, class Out>
-void run_merge(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
+void run_merge(exec::device<System> e, const Merger& merger, const L& l, const score_matrix<System>& s,
                const Selection& selection, Out& out) {
   using T = std::remove_cvref_t<Merger>;
   detail::require_runs_on_device<T>();

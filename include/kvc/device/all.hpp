@@ -21,7 +21,7 @@
 #include "kvc/device/low_rank.hpp"
 #include "kvc/device/pipeline.hpp"
 #include "kvc/device/relocate.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/device/sink_window.hpp"
 #include "kvc/device/topk.hpp"
 #include "kvc/device/validate.hpp"

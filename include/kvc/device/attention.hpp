@@ -18,7 +18,7 @@
 #include "kvc/device/algorithm.hpp"
 #include "kvc/device/detail/attention.hpp"
 #include "kvc/device/fast_path.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/score/accumulated_attention.hpp"
 #include "kvc/score/center_of_gravity.hpp"
 #include "kvc/score/last_query_attention.hpp"
@@ -47,14 +47,14 @@ struct algorithm<Scorer> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>
-  static void score(exec::device<System> e, const Scorer& p, const L& l, score_buffer<System>& out) {
+  static void score(exec::device<System> e, const Scorer& p, const L& l, score_matrix<System>& out) {
     if constexpr (requires { p.check(l); }) p.check(l);
     const attention_source r = p.source();
     const std::size_t n = l.tokens();
     [[maybe_unused]] std::size_t window = 0;
     // Folded straight into `out` unless a post-pass reads the folded rows.
-    score_buffer<System> scratch;
-    score_buffer<System>& folded = attention_post_pass<Scorer> ? scratch : out;
+    score_matrix<System> scratch;
+    score_matrix<System>& folded = attention_post_pass<Scorer> ? scratch : out;
     if (r.engine && !l.attention.empty()) {
       detail::accumulated_scores(e, l, p.group, r.all_heads, folded);
     } else {

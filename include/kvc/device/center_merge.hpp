@@ -32,7 +32,7 @@
 #include "kvc/device/detail/gather.hpp"
 #include "kvc/device/evict_merge.hpp"
 #include "kvc/device/algorithm.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/device/validate.hpp"
 #include "kvc/merge/center_merge.hpp"
 
@@ -104,7 +104,7 @@ struct algorithm<merge::center_merge> {
 
   template <class System, layer_type L>
   static device::compressed_layer<element_of<typename L::key_type>, System> merge(
-      exec::device<System> e, const merge::center_merge& p, const L& l, const score_buffer<System>& s,
+      exec::device<System> e, const merge::center_merge& p, const L& l, const score_matrix<System>& s,
       const class_assignment<System>& a) {
     using T = element_of<typename L::key_type>;
     validate(e, l);

@@ -30,7 +30,7 @@
 #include "kvc/device/detail/attention.hpp"
 #include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/device/validate.hpp"
 #include "kvc/select/centroid_protected.hpp"
 #include "kvc/select/detail/rank.hpp"
@@ -96,7 +96,7 @@ struct count_shield_kept {
 /// Checks the scores as select::centroid_protected::regions does and gives P[h] in System memory.
 template <class System, class Inner>
 vector<select::token_span, System> shield_spans(exec::device<System> e, const select::centroid_protected<Inner>& p,
-                                                const score_buffer<System>& s) {
+                                                const score_matrix<System>& s) {
   require_finite(e, s);
   const std::size_t n = s.tokens(), size = s.heads() * n;
   if (size > 0) {
@@ -116,7 +116,7 @@ vector<select::token_span, System> shield_spans(exec::device<System> e, const se
 /// select::centroid_protected::regions on the device: P[h] of every head, read back to the host.
 template <class System, class Inner>
 std::vector<select::token_span> centroid_regions(exec::device<System> e, const select::centroid_protected<Inner>& p,
-                                                 const score_buffer<System>& s) {
+                                                 const score_matrix<System>& s) {
   const auto spans = detail::shield_spans(e, p, s);
   std::vector<select::token_span> out(spans.size());
   thrust::copy(spans.begin(), spans.end(), out.begin());
@@ -130,7 +130,7 @@ struct algorithm<select::centroid_protected<Inner>> {
 
   template <class System>
   static auto select(exec::device<System> e, const select::centroid_protected<Inner>& p,
-                     const score_buffer<System>& s, std::size_t budget) {
+                     const score_matrix<System>& s, std::size_t budget) {
     const std::size_t n = s.tokens(), heads = s.heads();
     const auto spans = detail::shield_spans(e, p, s);
     std::vector<select::token_span> shield(heads);
@@ -140,7 +140,7 @@ struct algorithm<select::centroid_protected<Inner>> {
     select::detail::require_budget(budget, widest, n);
 
     // Shielded tokens are lifted just above the head's best score, so Inner ranks them first.
-    score_buffer<System> lifted(heads, n);
+    score_matrix<System> lifted(heads, n);
     const auto index = thrust::counting_iterator<std::size_t>(0);
     if (heads * n > 0) {
       vector<float, System> top(heads);

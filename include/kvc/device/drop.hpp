@@ -15,7 +15,7 @@
 #include "kvc/device/detail/gather.hpp"
 #include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/merge/drop.hpp"
 
 namespace kvc::device {
@@ -27,7 +27,7 @@ struct algorithm<merge::drop> {
   template <class System, layer_type L>
   static device::compressed_layer<element_of<typename L::key_type>, System> merge(exec::device<System> e,
                                                                                  const merge::drop& p, const L& l,
-                                                                                 const score_buffer<System>& s,
+                                                                                 const score_matrix<System>& s,
                                                                                  const device::keep_set<System>& keep) {
     device::compressed_layer<element_of<typename L::key_type>, System> out;
     merge(e, p, l, s, keep, out);
@@ -36,7 +36,7 @@ struct algorithm<merge::drop> {
 
   /// Into `out`, reusing its memory (device::compressed_layer::assign).
   template <class System, layer_type L>
-  static void merge(exec::device<System>, const merge::drop&, const L& l, const score_buffer<System>&,
+  static void merge(exec::device<System>, const merge::drop&, const L& l, const score_matrix<System>&,
                     const device::keep_set<System>& keep,
                     device::compressed_layer<element_of<typename L::key_type>, System>& out) {
     kvc::detail::require(keep.heads() == l.kv_heads(), "keep.heads()", "kv_heads " + std::to_string(l.kv_heads()),

@@ -32,7 +32,7 @@
 #include "kvc/device/detail/rank.hpp"
 #include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/device/validate.hpp"
 #include "kvc/ems/class_assignment.hpp"
 #include "kvc/select/detail/rank.hpp"
@@ -144,7 +144,7 @@ struct algorithm<select::evict_merge> {
   /// Steps 1-3 (select::evict_merge(scores, budget)): merge candidates are left pending.
   template <class System>
   static class_assignment<System> select(exec::device<System> e, const select::evict_merge& p,
-                                         const score_buffer<System>& s, std::size_t budget) {
+                                         const score_matrix<System>& s, std::size_t budget) {
     const std::size_t n = s.tokens(), heads = s.heads(), cells = heads * n;
     const std::size_t recent = p.check(n, budget);
     require_finite(e, s);
@@ -165,7 +165,7 @@ struct algorithm<select::evict_merge> {
   /// The complete assignment (select::evict_merge(layer, scores, budget)), as the pipeline calls it.
   template <class System, layer_type L>
   static class_assignment<System> select(exec::device<System> e, const select::evict_merge& p, const L& l,
-                                         const score_buffer<System>& s, std::size_t budget) {
+                                         const score_matrix<System>& s, std::size_t budget) {
     kvc::ems::require_similarity(p.min_similarity, "evict_merge.min_similarity");
     return assign_centers(e, l, select(e, p, s, budget), p.min_similarity);
   }

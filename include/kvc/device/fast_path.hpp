@@ -4,7 +4,7 @@
 // kvc::device::fast_path for thrust::cuda::tag and the layer types their kernels read. The
 // Thrust window-attention scorer asks `try_score` first and runs itself only when that declines;
 // the Thrust top-k (select::topk, and window_topk / heavy_recent through it) calls `select`
-// after its own validation when fast_path<select::topk, System, score_buffer<System>> is
+// after its own validation when fast_path<select::topk, System, score_matrix<System>> is
 // available.
 
 #include "kvc/version.hpp"

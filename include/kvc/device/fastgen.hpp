@@ -38,7 +38,7 @@
 #include "kvc/device/detail/rank.hpp"
 #include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/device/validate.hpp"
 #include "kvc/fastgen/cache_policy.hpp"
 #include "kvc/fastgen/kept_tokens.hpp"
@@ -197,7 +197,7 @@ struct recovery {
 
 /// fastgen::detail::require_accumulated for device scores: the host's first error, with its message.
 template <class System>
-void require_accumulated(const score_buffer<System>& s) {
+void require_accumulated(const score_matrix<System>& s) {
   const std::size_t heads = s.heads(), n = s.tokens(), cells = heads * n;
   kvc::detail::require(heads > 0 && n > 0, "scores", "at least 1 head and 1 token",
                        std::to_string(heads) + " x " + std::to_string(n));
@@ -231,7 +231,7 @@ struct algorithm<kvc::fastgen::selector> {
 
   template <class System>
   static fastgen_selection<System> select(exec::device<System>, const kvc::fastgen::selector& p,
-                                          const score_buffer<System>& s, std::size_t per_head_budget) {
+                                          const score_matrix<System>& s, std::size_t per_head_budget) {
     namespace fg = kvc::fastgen;
     const fg::profile_parameters params{p.recovery_threshold, p.local_ratio, p.frequent_ratio};
     fg::detail::require_parameters(params);

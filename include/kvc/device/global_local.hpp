@@ -27,7 +27,7 @@
 #include "kvc/core/error.hpp"
 #include "kvc/device/detail/attention.hpp"
 #include "kvc/device/algorithm.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/score/global_local.hpp"
 
 namespace kvc::device {
@@ -97,7 +97,7 @@ struct algorithm<score::global_local> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>
-  static void score(exec::device<System> e, const score::global_local& p, const L& l, score_buffer<System>& out) {
+  static void score(exec::device<System> e, const score::global_local& p, const L& l, score_matrix<System>& out) {
     p.check(l);
     if constexpr (has_queries_v<L>) {
       // Steps 1-4: the softmax numerators and row sums (detail::window_softmax, which refuses a

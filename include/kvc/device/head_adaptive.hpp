@@ -12,7 +12,7 @@
 #include "kvc/device/detail/rank.hpp"
 #include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/device/validate.hpp"
 #include "kvc/select/detail/rank.hpp"
 #include "kvc/select/head_adaptive.hpp"
@@ -25,7 +25,7 @@ struct algorithm<select::head_adaptive> {
 
   template <class System>
   static device::keep_set<System> select(exec::device<System> e, const select::head_adaptive& p,
-                                         const score_buffer<System>& s, std::size_t budget) {
+                                         const score_matrix<System>& s, std::size_t budget) {
     const std::size_t n = s.tokens(), heads = s.heads();
     const auto [protected_tokens, guaranteed] = p.guarantee(n, budget);  // the reference's checks and floor
     require_finite(e, s);

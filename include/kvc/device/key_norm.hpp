@@ -17,7 +17,7 @@
 #include "kvc/device/detail/attention.hpp"
 #include "kvc/device/detail/row_math.hpp"
 #include "kvc/device/algorithm.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/device/validate.hpp"
 #include "kvc/device/vector.hpp"
 #include "kvc/score/key_norm.hpp"
@@ -54,7 +54,7 @@ struct algorithm<score::key_norm> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>
-  static void score(exec::device<System>, const score::key_norm&, const L& l, score_buffer<System>& out) {
+  static void score(exec::device<System>, const score::key_norm&, const L& l, score_matrix<System>& out) {
     const auto index = thrust::counting_iterator<std::size_t>(0);
     const std::size_t n = l.kv_heads() * l.tokens();
     // Into a fresh buffer, checked, then swapped into `out`: a refused key leaves `out` as it was.

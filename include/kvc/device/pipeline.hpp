@@ -30,20 +30,20 @@
 #include "kvc/device/compressed_layer.hpp"
 #include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/device/validate.hpp"
 
 namespace kvc::device {
 
 /// Scores of `scorer` for layer `l` into `out` (re-shaped to [kv_heads, tokens]).
 template <class System, class Scorer, layer_type L>
-void score(exec::device<System> e, const Scorer& scorer, const L& l, score_buffer<System>& out) {
+void score(exec::device<System> e, const Scorer& scorer, const L& l, score_matrix<System>& out) {
   validate(e, l);
   run_score(e, scorer, l, out);
 }
 template <class System, class Scorer, layer_type L>
-score_buffer<System> score(exec::device<System> e, const Scorer& scorer, const L& l) {
-  score_buffer<System> out;
+score_matrix<System> score(exec::device<System> e, const Scorer& scorer, const L& l) {
+  score_matrix<System> out;
   score(e, scorer, l, out);
   return out;
 }
@@ -51,7 +51,7 @@ score_buffer<System> score(exec::device<System> e, const Scorer& scorer, const L
 namespace detail {
 /// A caller's score buffer holds heads * tokens scores (its values() can be resized from outside).
 template <class System>
-void require_consistent(const score_buffer<System>& s) {
+void require_consistent(const score_matrix<System>& s) {
   kvc::detail::require(s.values().size() == s.heads() * s.tokens(), "scores.values().size()",
                        "heads*tokens " + std::to_string(s.heads() * s.tokens()), s.values().size());
 }
@@ -60,7 +60,7 @@ void require_consistent(const score_buffer<System>& s) {
 /// extents and views' maps, and the CSR of a caller-built selection (device::keep_set::validate).
 /// The pipeline's own selections are built valid and skip it.
 template <class System, layer_type L, class Selection>
-void require_mergeable(const L& l, const score_buffer<System>& s, const Selection& selection) {
+void require_mergeable(const L& l, const score_matrix<System>& s, const Selection& selection) {
   validate_views<System>(l);
   require_consistent(s);
   if constexpr (std::is_base_of_v<device::keep_set<System>, Selection>)
@@ -70,7 +70,7 @@ void require_mergeable(const L& l, const score_buffer<System>& s, const Selectio
 
 /// What `selector` keeps of scores `s` with `budget` tokens per head.
 template <class System, class Selector>
-auto select(exec::device<System> e, const Selector& selector, const score_buffer<System>& s, std::size_t budget) {
+auto select(exec::device<System> e, const Selector& selector, const score_matrix<System>& s, std::size_t budget) {
   detail::require_consistent(s);
   return run_select(e, selector, s, budget);
 }
@@ -78,7 +78,7 @@ auto select(exec::device<System> e, const Selector& selector, const score_buffer
 /// What `selector` keeps of layer `l` with scores `s`, the way the pipeline runs it: a
 /// layer-aware selector gets the layer, any other just the scores (kvc::run_selector on the host).
 template <class System, class Selector, layer_type L>
-auto select(exec::device<System> e, const Selector& selector, const L& l, const score_buffer<System>& s,
+auto select(exec::device<System> e, const Selector& selector, const L& l, const score_matrix<System>& s,
             std::size_t budget) {
   detail::require_consistent(s);
   if constexpr (layer_aware_device_selector<Selector, System, L>) detail::validate_views<System>(l);
@@ -91,7 +91,7 @@ auto select(exec::device<System> e, const Selector& selector, const L& l, const 
 /// memory where the merger can write into an existing layer, moving a new layer into it otherwise.
 template <class System, class Merger, layer_type L, class Selection, class... Out>
   requires(sizeof...(Out) <= 1)
-auto merge(exec::device<System> e, const Merger& merger, const L& l, const score_buffer<System>& s,
+auto merge(exec::device<System> e, const Merger& merger, const L& l, const score_matrix<System>& s,
            const Selection& selection, Out&... out) {
   detail::require_runs_on_device<Merger>();
   detail::require_mergeable<System>(l, s, selection);
@@ -100,7 +100,7 @@ auto merge(exec::device<System> e, const Merger& merger, const L& l, const score
 
 /// A policy's scores (pipeline::scores on the device).
 template <class System, class Scorer, class Selector, class Merger, layer_type L>
-score_buffer<System> scores(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l) {
+score_matrix<System> scores(exec::device<System> e, const pipeline<Scorer, Selector, Merger>& p, const L& l) {
   return p.scores(e, l);
 }
 
@@ -119,13 +119,13 @@ namespace kvc {
 // device version is one error before any other.
 
 template <class System, class Scorer, layer_type L>
-device::score_buffer<System> score_with(exec::device<System> e, const Scorer& scorer, const L& l) {
+device::score_matrix<System> score_with(exec::device<System> e, const Scorer& scorer, const L& l) {
   device::detail::require_runs_on_device<Scorer>();
   return device::score(e, scorer, l);
 }
 
 template <class System, class Selector, layer_type L>
-auto select_with(exec::device<System> e, const Selector& selector, const L& l, const device::score_buffer<System>& s,
+auto select_with(exec::device<System> e, const Selector& selector, const L& l, const device::score_matrix<System>& s,
                  std::size_t budget) {
   device::detail::require_runs_on_device<Selector>();
   return device::run_select(e, selector, l, s, budget);
@@ -133,7 +133,7 @@ auto select_with(exec::device<System> e, const Selector& selector, const L& l, c
 
 /// The pipeline's own selection is built valid, so only the merger runs; into `out` if given.
 template <class System, class Merger, layer_type L, class Selection, class... Out>
-auto merge_with(exec::device<System> e, const Merger& merger, const L& l, const device::score_buffer<System>& s,
+auto merge_with(exec::device<System> e, const Merger& merger, const L& l, const device::score_matrix<System>& s,
                 const Selection& selection, Out&... out) {
   device::detail::require_runs_on_device<Merger>();
   if constexpr (sizeof...(Out) == 1)

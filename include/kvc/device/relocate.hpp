@@ -20,7 +20,7 @@
 #include "kvc/device/compressed_layer.hpp"
 #include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/merge/relocate.hpp"
 
 namespace kvc::device {
@@ -95,7 +95,7 @@ struct algorithm<merge::relocate<Inner>> {
   static constexpr bool available = true;
 
   template <class System, layer_type L>
-  static auto merge(exec::device<System> e, const merge::relocate<Inner>& p, const L& l, const score_buffer<System>& s,
+  static auto merge(exec::device<System> e, const merge::relocate<Inner>& p, const L& l, const score_matrix<System>& s,
                     const device::keep_set<System>& keep) {
     merge::detail::require_position_mode(p.mode);
     auto out = run_merge(e, p.inner, l, s, keep);
@@ -106,7 +106,7 @@ struct algorithm<merge::relocate<Inner>> {
   /// Into `out`, reusing its memory, where the inner merger can.
   template <class System, layer_type L, class Out>
     requires merger_into<Inner, System, L, device::keep_set<System>, Out>
-  static void merge(exec::device<System> e, const merge::relocate<Inner>& p, const L& l, const score_buffer<System>& s,
+  static void merge(exec::device<System> e, const merge::relocate<Inner>& p, const L& l, const score_matrix<System>& s,
                     const device::keep_set<System>& keep, Out& out) {
     merge::detail::require_position_mode(p.mode);
     run_merge(e, p.inner, l, s, keep, out);

@@ -11,7 +11,7 @@
 
 #include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/select/detail/rank.hpp"
 #include "kvc/select/sink_window.hpp"
 
@@ -38,7 +38,7 @@ struct algorithm<select::sink_window> {
 
   template <class System>
   static device::keep_set<System> select(exec::device<System>, const select::sink_window& p,
-                                         const score_buffer<System>& s, std::size_t budget) {
+                                         const score_matrix<System>& s, std::size_t budget) {
     const std::size_t n = s.tokens(), sinks = p.sinks < n ? p.sinks : n;
     select::detail::require_budget(budget, sinks, n);
     device::keep_set<System> out(s.heads(), n, s.heads() * budget);

@@ -17,7 +17,7 @@
 #include "kvc/device/fast_path.hpp"
 #include "kvc/device/algorithm.hpp"
 #include "kvc/device/keep_set.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/device/validate.hpp"
 #include "kvc/select/detail/rank.hpp"
 #include "kvc/select/topk.hpp"
@@ -29,14 +29,14 @@ struct algorithm<select::topk> {
   static constexpr bool available = true;
 
   template <class System>
-  static device::keep_set<System> select(exec::device<System> e, const select::topk& p, const score_buffer<System>& s,
+  static device::keep_set<System> select(exec::device<System> e, const select::topk& p, const score_matrix<System>& s,
                                          std::size_t budget) {
     const std::size_t n = s.tokens();
     const std::vector<char> guard = select::detail::protect(n, p.sinks, p.recent);
     select::detail::require_budget(budget, static_cast<std::size_t>(std::count(guard.begin(), guard.end(), char{1})),
                                    n);
     require_finite(e, s);
-    using fast = fast_path<select::topk, System, score_buffer<System>>;
+    using fast = fast_path<select::topk, System, score_matrix<System>>;
     if constexpr (fast::available)
       return fast::select(p, s, budget);
     else if constexpr (detail::host_system_v<System>)

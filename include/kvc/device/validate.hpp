@@ -23,7 +23,7 @@
 #include "kvc/core/layer.hpp"
 #include "kvc/core/non_finite.hpp"
 #include "kvc/core/paged_layout.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/device/vector.hpp"
 
 namespace kvc::device {
@@ -147,7 +147,7 @@ using kvc::validate;
 
 /// select::detail::require_finite for device scores.
 template <class System>
-void require_finite(exec::device<System>, const score_buffer<System>& s) {
+void require_finite(exec::device<System>, const score_matrix<System>& s) {
   const std::size_t size = s.heads() * s.tokens();
   const std::size_t bad = detail::first_non_finite<System>(s.data(), size);
   if (bad < size)

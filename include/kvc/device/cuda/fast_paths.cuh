@@ -19,7 +19,7 @@
 #include "kvc/device/cuda/window_attention.cuh"
 #include "kvc/device/keep_set.hpp"
 #include "kvc/device/fast_path.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 
 namespace kvc::device {
 
@@ -36,7 +36,7 @@ struct fast_path<score::window_attention, thrust::cuda::tag, cuda::device_layer<
 
   /// Scores with the fused kernel; false (nothing written) when the layer carries attention.
   static bool try_score(const score::window_attention& p, const cuda::device_layer<T>& l,
-                        score_buffer<thrust::cuda::tag>& out) {
+                        score_matrix<thrust::cuda::tag>& out) {
     if (!l.attention.empty()) return false;
     out.reset(l.kv_heads(), l.tokens());
     cuda::scratch work;
@@ -49,10 +49,10 @@ struct fast_path<score::window_attention, thrust::cuda::tag, cuda::device_layer<
 /// select::topk by the radix-select kernel: the same keep set (same tie rule, docs/cuda.md).
 /// Called by implementation<select::topk>::select after it has validated the budget and scores.
 template <>
-struct fast_path<select::topk, thrust::cuda::tag, score_buffer<thrust::cuda::tag>> {
+struct fast_path<select::topk, thrust::cuda::tag, score_matrix<thrust::cuda::tag>> {
   static constexpr bool available = true;
 
-  static keep_set<thrust::cuda::tag> select(const select::topk& p, const score_buffer<thrust::cuda::tag>& s,
+  static keep_set<thrust::cuda::tag> select(const select::topk& p, const score_matrix<thrust::cuda::tag>& s,
                                             std::size_t budget) {
     const std::size_t heads = s.heads(), n = s.tokens();
     cuda::require_selectable(p, heads, n, std::vector<std::size_t>(heads, budget));

@@ -32,7 +32,7 @@
 #include "kvc/core/layer.hpp"
 #include "kvc/core/view.hpp"
 #include "kvc/device/detail/row_math.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/device/validate.hpp"
 #include "kvc/device/vector.hpp"
 
@@ -192,7 +192,7 @@ softmax_rows<System> window_softmax(exec::device<System>, const L& l, std::size_
 /// [kv_heads, tokens] once the checks pass).
 template <class System, layer_type L>
 void window_attention_scores(exec::device<System> e, const L& l, std::size_t window, group_reduce how,
-                             bool all_heads, score_buffer<System>& out) {
+                             bool all_heads, score_matrix<System>& out) {
   const std::size_t n = l.tokens();
   const softmax_rows<System> rows = window_softmax(e, l, window);
   out.reset(l.kv_heads(), n);
@@ -205,7 +205,7 @@ void window_attention_scores(exec::device<System> e, const L& l, std::size_t win
 
 /// The same of engine-given accumulated weights (layer.attention, in System memory).
 template <class System, layer_type L>
-void accumulated_scores(exec::device<System>, const L& l, group_reduce how, bool all_heads, score_buffer<System>& out) {
+void accumulated_scores(exec::device<System>, const L& l, group_reduce how, bool all_heads, score_matrix<System>& out) {
   out.reset(l.kv_heads(), l.tokens());
   const auto index = thrust::counting_iterator<std::size_t>(0);
   thrust::for_each(System{}, index, index + kvc::device::detail::steps(l.kv_heads() * l.tokens()),

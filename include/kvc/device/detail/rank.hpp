@@ -28,7 +28,7 @@
 #include "kvc/core/layer.hpp"
 #include "kvc/device/detail/attention.hpp"
 #include "kvc/device/keep_set.hpp"
-#include "kvc/device/score_buffer.hpp"
+#include "kvc/device/score_matrix.hpp"
 #include "kvc/device/vector.hpp"
 #include "kvc/select/detail/rank.hpp"
 
@@ -121,7 +121,7 @@ struct times {
 /// Host systems: the keep_set of every head's protected tokens and best others, `k` per head
 /// (k ≤ tokens), built directly: offsets h·k, each head's indices sorted by its own work item.
 template <class System>
-device::keep_set<System> top_per_head(const score_buffer<System>& s, std::size_t sinks, std::size_t recent,
+device::keep_set<System> top_per_head(const score_matrix<System>& s, std::size_t sinks, std::size_t recent,
                                       std::size_t k) {
   static_assert(host_system_v<System>, "top_per_head: the CPP and OMP systems only");
   const std::size_t n = s.tokens();
@@ -136,7 +136,7 @@ device::keep_set<System> top_per_head(const score_buffer<System>& s, std::size_t
 /// Per head: keep the protected tokens and then the best others until `k` are kept
 /// (select::detail::protect + fill_by_score). `keep` is [heads, tokens], zero on entry.
 template <class System>
-void keep_top_per_head(const score_buffer<System>& s, std::size_t sinks, std::size_t recent, std::size_t k,
+void keep_top_per_head(const score_matrix<System>& s, std::size_t sinks, std::size_t recent, std::size_t k,
                        std::uint8_t* keep) {
   const std::size_t n = s.tokens(), cells = s.heads() * n;
   const auto index = thrust::counting_iterator<std::size_t>(0);
@@ -172,7 +172,7 @@ struct mark_flat {
 
 /// Marks the `extra` best unmarked cells of all heads together. Needs heads · tokens < 2^32.
 template <class System>
-void keep_top_jointly(const score_buffer<System>& s, std::size_t already_kept, std::size_t extra, std::uint8_t* keep) {
+void keep_top_jointly(const score_matrix<System>& s, std::size_t already_kept, std::size_t extra, std::uint8_t* keep) {
   const std::size_t cells = s.heads() * s.tokens();
   const auto index = thrust::counting_iterator<std::size_t>(0);
   vector<std::uint64_t, System> keys(cells);

@@ -1,5 +1,5 @@
 #pragma once
-// kvc::device::score_buffer<System>: the device twin of kvc::score_matrix, one float per
+// kvc::device::score_matrix<System>: the device twin of kvc::score_matrix, one float per
 // (kv_head, token), row-major [heads, tokens], in memory `System` can read.
 
 #include "kvc/version.hpp"
@@ -14,16 +14,16 @@
 namespace kvc::device {
 
 template <class System>
-class score_buffer {
+class score_matrix {
  public:
   using system = System;
 
-  score_buffer() = default;
-  score_buffer(std::size_t heads, std::size_t tokens) : heads_(heads), tokens_(tokens), values_(heads * tokens) {}
+  score_matrix() = default;
+  score_matrix(std::size_t heads, std::size_t tokens) : heads_(heads), tokens_(tokens), values_(heads * tokens) {}
 
   /// Uploads a host score matrix (for feeding the same scores to a host and a device selector).
-  static score_buffer from_host(const score_matrix& s) {
-    score_buffer out(s.heads(), s.tokens());
+  static score_matrix from_host(const kvc::score_matrix& s) {
+    score_matrix out(s.heads(), s.tokens());
     thrust::copy(s.flat().begin(), s.flat().end(), out.values_.begin());
     return out;
   }
@@ -42,8 +42,8 @@ class score_buffer {
     values_.resize(heads * tokens);
   }
 
-  [[nodiscard]] score_matrix to_host() const {
-    score_matrix out(heads_, tokens_);
+  [[nodiscard]] kvc::score_matrix to_host() const {
+    kvc::score_matrix out(heads_, tokens_);
     thrust::copy(values_.begin(), values_.end(), out.flat().begin());
     return out;
   }
@@ -52,5 +52,9 @@ class score_buffer {
   std::size_t heads_ = 0, tokens_ = 0;
   vector<float, System> values_;
 };
+
+/// The name before 0.2.0.
+template <class System>
+using score_buffer [[deprecated("kvc::device::score_buffer is now kvc::device::score_matrix")]] = score_matrix<System>;
 
 }  // namespace kvc::device
