@@ -53,16 +53,16 @@ outcome check_layer(const Policy& p, const test_layer<float>& data, std::size_t 
   const auto host = data.host(with_attention);
   const auto device = data.device(with_attention);
   outcome out;
-  out.error = error_of([&] { out.add(kvc::compress(kvc::exec::host, p, host, kvc::budget::tokens{budget})); });
-  kvc::compressed_layer<float> device_out;
+  kvc::compressed_layer<float> host_out, device_out;
+  out.error = error_of([&] { host_out = kvc::compress(kvc::exec::host, p, host, kvc::budget::tokens{budget}); });
   const std::string device_error =
       error_of([&] { device_out = kvc::compress(e, p, device, kvc::budget::tokens{budget}); });
   REQUIRE(device_error == out.error);
   if (out.error != "no error") return out;
+  out.add(host_out);
   const kvc::score_matrix host_scores = p.scores(host);
   check_scores(kvc::device::scores(e, p, device).to_host(), host_scores);
   out.scores.assign(host_scores.flat().begin(), host_scores.flat().end());
-  kvc::compressed_layer<float> host_out = kvc::compress(kvc::exec::host, p, host, kvc::budget::tokens{budget});
   check_compressed(device_out, host_out);
   return out;
 }
@@ -76,10 +76,8 @@ outcome check_model(const Policy& p, const std::vector<test_layer<float>>& data,
     device.push_back(d.device());
   }
   outcome out;
-  out.error = error_of([&] {
-    for (const auto& c : p(std::span<const layer_t<float>>(host), kvc::budget::tokens{average})) out.add(c);
-  });
-  std::vector<kvc::compressed_layer<float>> d;
+  std::vector<kvc::compressed_layer<float>> h, d;
+  out.error = error_of([&] { h = p(std::span<const layer_t<float>>(host), kvc::budget::tokens{average}); });
   const std::string device_error = error_of([&] {
     for (const auto& c :
          kvc::compress(device_exec{}, p, std::span<const layer_t<float>>(device), kvc::budget::tokens{average}))
@@ -87,9 +85,11 @@ outcome check_model(const Policy& p, const std::vector<test_layer<float>>& data,
   });
   REQUIRE(device_error == out.error);
   if (out.error != "no error") return out;
-  const auto h = p(std::span<const layer_t<float>>(host), kvc::budget::tokens{average});
   REQUIRE(d.size() == h.size());
-  for (std::size_t i = 0; i < h.size(); ++i) check_compressed(d[i], h[i]);
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    out.add(h[i]);
+    check_compressed(d[i], h[i]);
+  }
   return out;
 }
 

@@ -56,8 +56,8 @@ struct pipeline {
   /// host, a kvc::device::score_matrix<System> under exec::device<System>.
   template <class Exec, layer_type L>
   auto scores(Exec e, const L& l) const {
-    static_assert(scorer<Scorer, L>, "kvc::pipeline: the Scorer cannot score this layer type (see kvc::scorer)");
-    return score_with(e, score, l);
+    validate(e, l);
+    return scored(e, l);
   }
   template <layer_type L>
   score_matrix scores(const L& l) const {
@@ -69,7 +69,7 @@ struct pipeline {
   auto keep(Exec e, const L& l, const B& b) const {
     validate(e, l);
     const std::size_t k = b.count(l.tokens());
-    return select_with(e, select, l, scores(e, l), k);
+    return select_with(e, select, l, scored(e, l), k);
   }
   template <layer_type L, budget::per_head B>
   selection_t<Selector, L> keep(const L& l, const B& b) const {
@@ -83,7 +83,7 @@ struct pipeline {
   auto operator()(Exec e, const L& l, const B& b, Out&... out) const {
     validate(e, l);
     const std::size_t k = b.count(l.tokens());
-    const auto s = scores(e, l);
+    const auto s = scored(e, l);
     const auto sel = select_with(e, select, l, s, k);
     return merge_with(e, merge, l, s, sel, out...);
   }
@@ -91,14 +91,21 @@ struct pipeline {
   auto operator()(const L& l, const B& b) const {
     return (*this)(exec::host, l, b);
   }
+
+ private:
+  /// The scores of a layer the caller has validated (each entry point validates once).
+  template <class Exec, layer_type L>
+  auto scored(Exec e, const L& l) const {
+    static_assert(scorer<Scorer, L>, "kvc::pipeline: the Scorer cannot score this layer type (see kvc::scorer)");
+    return score_with(e, score, l);
+  }
 };
 
 // The host reference's stages.
 
-/// Scores of `scorer` for layer `l`, after validating it.
+/// Scores of `scorer` for layer `l` (validated by the pipeline's entry point).
 template <class Scorer, layer_type L>
 score_matrix score_with(exec::host_t, const Scorer& scorer, const L& l) {
-  validate(l);
   score_matrix s(l.kv_heads(), l.tokens());
   scorer(l, s);
   return s;

@@ -62,9 +62,6 @@ consteval bool runs_on_device_v() {
 }
 
 template <class C>
-inline constexpr bool always_false_v = false;
-
-template <class C>
 consteval void require_runs_on_device() {
   static_assert(runs_on_device_v<C>(),
                 "kvc::exec::device: this component has no device version: it has no element() function "

@@ -121,7 +121,9 @@ namespace kvc {
 template <class System, class Scorer, layer_type L>
 device::score_matrix<System> score_with(exec::device<System> e, const Scorer& scorer, const L& l) {
   device::detail::require_runs_on_device<Scorer>();
-  return device::score(e, scorer, l);
+  device::score_matrix<System> out;  // the layer is validated by the pipeline's entry point
+  device::run_score(e, scorer, l, out);
+  return out;
 }
 
 template <class System, class Selector, layer_type L>

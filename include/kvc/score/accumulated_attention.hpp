@@ -17,7 +17,7 @@ struct accumulated_attention {
   group_reduce group = group_reduce::mean;  ///< how a GQA group's query heads are folded
 
   static constexpr std::string_view name = "score::accumulated_attention";
-  [[nodiscard]] attention_source source() const {
+  [[nodiscard]] constexpr attention_source source() const {
     return {.queries = static_cast<std::size_t>(-1), .engine = true};  // every query the layer carries
   }
 

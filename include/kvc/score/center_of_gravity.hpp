@@ -59,7 +59,7 @@ struct center_of_gravity {
   static constexpr std::string_view name = "score::center_of_gravity";
   /// m[h, t]. When the engine hands accumulated weights in layer.attention they are used as A
   /// (as score::accumulated_attention does) and `window` is not looked at.
-  [[nodiscard]] attention_source source() const { return {.queries = window, .engine = true}; }
+  [[nodiscard]] constexpr attention_source source() const { return {.queries = window, .engine = true}; }
   template <layer_type L>
   void check(const L& l) const {
     if (l.attention.empty()) kvc::detail::require(window >= 1, "center_of_gravity.window", "at least 1", window);

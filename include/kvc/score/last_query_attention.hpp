@@ -21,7 +21,7 @@ struct last_query_attention {
   bool share_across_heads = false;          ///< one score per token, averaged over all q-heads
 
   static constexpr std::string_view name = "score::last_query_attention";
-  [[nodiscard]] attention_source source() const { return {.queries = 1, .all_heads = share_across_heads}; }
+  [[nodiscard]] constexpr attention_source source() const { return {.queries = 1, .all_heads = share_across_heads}; }
 
   template <layer_type L>
   void operator()(const L& l, score_matrix& out) const {

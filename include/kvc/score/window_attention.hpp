@@ -28,7 +28,7 @@ struct window_attention {
   group_reduce group = group_reduce::mean;  ///< how a GQA group's query heads are folded
 
   static constexpr std::string_view name = "score::window_attention";
-  [[nodiscard]] attention_source source() const { return {.queries = window}; }
+  [[nodiscard]] constexpr attention_source source() const { return {.queries = window}; }
   template <layer_type L>
   void check(const L&) const {
     detail::require(window >= 1, "window_attention.window", "at least 1", window);

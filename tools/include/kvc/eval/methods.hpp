@@ -487,11 +487,15 @@ std::vector<field<S>> fields_of(const Method& m, PolicyOf policy_of) {
   return out;
 }
 
-/// Does the scorer read the engine's accumulated attention (layer.attention) when it has one?
-/// Only these methods get the `attention` parameter.
+/// Does the scorer read the engine's accumulated attention (layer.attention) when it has one
+/// (attention_source::engine)? Only these methods get the `attention` parameter.
 template <class Scorer>
-inline constexpr bool reads_attention_v =
-    std::is_same_v<Scorer, score::accumulated_attention> || std::is_same_v<Scorer, score::center_of_gravity>;
+constexpr bool reads_attention() {
+  if constexpr (attention_scorer<Scorer>)
+    return Scorer{}.source().engine;
+  else
+    return false;
+}
 
 template <class S>
 field<S> attention_field() {
@@ -524,12 +528,12 @@ method from_registry(const Method& m) {
     using S = layer_method<Policy>;
     auto fields = fields_of<S>(m, [](auto& s) -> auto& { return s.policy; });
     S start{.policy = m.start};
-    if constexpr (reads_attention_v<decltype(Policy{}.score)>) {
+    if constexpr (reads_attention<decltype(Policy{}.score)>()) {
       fields.push_back(attention_field<S>());
       // FastGen profiles on the window queries (docs/fastgen.md#profiling) and CGE's scores are
       // the observation window's accumulated attention (docs/intelllm.md); H2O's engine keeps
       // the whole prefill's.
-      if (m.name != "h2o") start.seen = attention_seen::window;
+      if (m.name == "fastgen" || m.name == "intelllm") start.seen = attention_seen::window;
     }
     if constexpr (std::is_same_v<Policy, policy::fastgen>)
       return make_method(layer_entry(name, summary, docs, start, std::move(fields),
