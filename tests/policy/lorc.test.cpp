@@ -123,3 +123,40 @@ TEST_CASE("policy::lorc::rebuild: at full rank the cache is x W_k and x W_v, rot
   CHECK_THROWS_AS((void)p.rebuild(model, 1, x, rows, s, [](auto&&...) {}), kvc::error);
   CHECK_THROWS_AS((void)p.rebuild(model, 0, std::span<const float>(x).first(7), rows, s, [](auto&&...) {}), kvc::error);
 }
+
+TEST_CASE("policy::lorc::factorize: one factorisation serves every budget, as the weights would") {
+  const weight_shape s{.d_model = 24, .kv_heads = 2, .head_dim = 6};
+  const std::size_t L = 4;
+  std::vector<std::vector<float>> keys, values;
+  for (std::size_t l = 0; l < L; ++l) {
+    keys.push_back(decaying_weight(s, 0.3 + 0.1 * static_cast<double>(l), 0.01, 70 + l));
+    values.push_back(decaying_weight(s, 0.15, 0.05, 90 + l));
+  }
+  std::vector<kvc::policy::lorc::layer_weights<float>> layers;
+  for (std::size_t l = 0; l < L; ++l) layers.push_back({keys[l], values[l]});
+  const kvc::policy::lorc lorc{};
+  const auto f = lorc.factorize(layers, s);
+  REQUIRE(f.keys.size() == L);
+  REQUIRE(f.values.size() == L);
+  std::vector<float> x(5 * s.d_model);
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  for (double kept : {0.3, 0.5, 0.75, 1.0}) {
+    const auto direct = lorc(layers, s, kvc::budget::ratio{kept});
+    const auto reused = lorc(f, kvc::budget::ratio{kept});
+    CHECK(reused.key_ranks() == direct.key_ranks());
+    CHECK(reused.value_ranks() == direct.value_ranks());
+    CHECK(reused.key_condition == direct.key_condition);
+    for (std::size_t l = 0; l < L; ++l) {
+      const auto& pd = direct.keys[l];
+      const auto& pr = reused.keys[l];
+      std::vector<float> ld(5 * pd.rank()), lr(5 * pr.rank());
+      pd.compress(x, 5, ld);
+      pr.compress(x, 5, lr);
+      CHECK(ld == lr);  // the same SVD, bit for bit
+    }
+  }
+  CHECK_THROWS_AS((void)lorc(f, kvc::budget::ratio{0.0}), kvc::error);
+  CHECK_THROWS_AS((void)lorc(kvc::policy::lorc::factors{}, kvc::budget::ratio{0.5}), kvc::error);
+}

@@ -37,6 +37,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -348,8 +349,10 @@ struct loaded_model {
   std::vector<kvc::io::trace_layer> traces;
   std::vector<kvc::eval::prefix_layer> layers;
   std::vector<kvc::fastgen::token_class> classes;
+  /// LoRC's weight SVDs, shared by every budget of this trace.
+  std::shared_ptr<kvc::eval::lorc_factor_memo> lorc_factors = std::make_shared<kvc::eval::lorc_factor_memo>();
 
-  [[nodiscard]] kvc::eval::model_prefix view() const { return {layers, classes, meta.rope_theta}; }
+  [[nodiscard]] kvc::eval::model_prefix view() const { return {layers, classes, meta.rope_theta, lorc_factors}; }
 };
 
 /// Runs f(i) for i in [0, n), one index per thread, counting "what: k of n layers" as they finish.

@@ -60,11 +60,17 @@ struct lorc {
     }
   };
 
-  /// Builds the projectors of a model whose layers all have shape `shape`; keys and values
-  /// each keep `kept` of their cache (the schedule runs on each side separately).
+  /// The SVDs of every layer's K and V weights, which the rank schedule and the projectors are
+  /// built from. They depend on the weights alone: factor a model once (offline) and build the
+  /// projectors of every budget from the same factors.
+  struct factors {
+    std::vector<project::svd_result> keys, values;
+    project::weight_shape shape{};
+  };
+
+  /// Factors a model whose layers all have shape `shape`.
   template <class T>
-  [[nodiscard]] compressed_model operator()(std::span<const layer_weights<T>> layers, project::weight_shape shape,
-                                            budget::ratio kept) const {
+  [[nodiscard]] factors factorize(std::span<const layer_weights<T>> layers, project::weight_shape shape) const {
     kvc::detail::require(!layers.empty(), "layers", "at least one layer", 0);
     kvc::detail::require(shape.d_model >= 1 && shape.kv_heads >= 1 && shape.head_dim >= 1, "shape",
                          "d_model, kv_heads and head_dim all at least 1",
@@ -77,26 +83,51 @@ struct lorc {
       kvc::detail::require(layers[l].value.size() == size, "layers[" + std::to_string(l) + "].value.size()",
                            "d_model * kv_heads * head_dim = " + std::to_string(size), layers[l].value.size());
     }
-    kvc::detail::require(kept.value > 0.0 && kept.value <= 1.0, "kept", "a fraction in (0, 1]", kept.value);
-
-    std::vector<project::svd_result> key_svd, value_svd;
-    key_svd.reserve(layers.size());
-    value_svd.reserve(layers.size());
-    compressed_model out;
+    factors out;
+    out.shape = shape;
+    out.keys.reserve(layers.size());
+    out.values.reserve(layers.size());
     for (const auto& w : layers) {
-      key_svd.push_back(decompose(w.key, shape.d_model, shape.columns()));
-      value_svd.push_back(decompose(w.value, shape.d_model, shape.columns()));
-      out.key_condition.push_back(key_svd.back().condition_number());
-      out.value_condition.push_back(value_svd.back().condition_number());
-    }
-    const std::size_t full_rank = key_svd.front().size();  // min(d_model, kv_heads * head_dim)
-    const std::vector<std::size_t> key_ranks = schedule(out.key_condition, full_rank, kept);
-    const std::vector<std::size_t> value_ranks = schedule(out.value_condition, full_rank, kept);
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-      out.keys.push_back(project::low_rank_projector::from_svd(key_svd[l], shape, key_ranks[l]));
-      out.values.push_back(project::low_rank_projector::from_svd(value_svd[l], shape, value_ranks[l]));
+      out.keys.push_back(decompose(w.key, shape.d_model, shape.columns()));
+      out.values.push_back(decompose(w.value, shape.d_model, shape.columns()));
     }
     return out;
+  }
+
+  template <class T>
+  [[nodiscard]] factors factorize(const std::vector<layer_weights<T>>& layers, project::weight_shape shape) const {
+    return factorize(std::span<const layer_weights<T>>(layers), shape);
+  }
+
+  /// Builds the projectors from a model's factors; keys and values each keep `kept` of their
+  /// cache (the schedule runs on each side separately).
+  [[nodiscard]] compressed_model operator()(const factors& f, budget::ratio kept) const {
+    kvc::detail::require(!f.keys.empty() && f.keys.size() == f.values.size(), "factors",
+                         "as many key as value SVDs, at least one",
+                         std::to_string(f.keys.size()) + " and " + std::to_string(f.values.size()));
+    kvc::detail::require(kept.value > 0.0 && kept.value <= 1.0, "kept", "a fraction in (0, 1]", kept.value);
+    compressed_model out;
+    for (std::size_t l = 0; l < f.keys.size(); ++l) {
+      out.key_condition.push_back(f.keys[l].condition_number());
+      out.value_condition.push_back(f.values[l].condition_number());
+    }
+    const std::size_t full_rank = f.keys.front().size();  // min(d_model, kv_heads * head_dim)
+    const std::vector<std::size_t> key_ranks = schedule(out.key_condition, full_rank, kept);
+    const std::vector<std::size_t> value_ranks = schedule(out.value_condition, full_rank, kept);
+    for (std::size_t l = 0; l < f.keys.size(); ++l) {
+      out.keys.push_back(project::low_rank_projector::from_svd(f.keys[l], f.shape, key_ranks[l]));
+      out.values.push_back(project::low_rank_projector::from_svd(f.values[l], f.shape, value_ranks[l]));
+    }
+    return out;
+  }
+
+  /// Builds the projectors of a model whose layers all have shape `shape`: factorize, then the
+  /// projectors of budget `kept`.
+  template <class T>
+  [[nodiscard]] compressed_model operator()(std::span<const layer_weights<T>> layers, project::weight_shape shape,
+                                            budget::ratio kept) const {
+    kvc::detail::require(kept.value > 0.0 && kept.value <= 1.0, "kept", "a fraction in (0, 1]", kept.value);
+    return (*this)(factorize(layers, shape), kept);
   }
 
   template <class T>

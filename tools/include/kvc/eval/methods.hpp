@@ -61,10 +61,18 @@
 namespace kvc::eval {
 
 /// What a method may look at: the model's layers cut at the prefix, and the prefix's tokens.
+/// LoRC's weight factors, computed on a model prefix's first LoRC run and reused by every later
+/// budget (they depend on the weights and the SVD's settings alone).
+struct lorc_factor_memo {
+  std::optional<policy::lorc::factors> factors;
+  project::jacobi_svd decompose{};
+};
+
 struct model_prefix {
   std::span<const prefix_layer> layers;
   std::span<const fastgen::token_class> classes;  ///< FastGen's class of each prefix token
   double rope_theta = 10000.0;                    ///< for methods that rebuild keys (LoRC)
+  std::shared_ptr<lorc_factor_memo> lorc_factors = std::make_shared<lorc_factor_memo>();
 
   /// P: the prefix tokens every layer holds (0 without layers).
   [[nodiscard]] std::size_t prefix() const noexcept { return layers.empty() ? 0 : layers[0].options().prefix; }
@@ -437,7 +445,14 @@ inline compressed_model lorc(const model_prefix& m, double b, const policy::lorc
   }
   const auto& first = m.layers[0].trace();
   const project::weight_shape shape{first.x.shape[1], first.k.shape[0], first.k.shape[2]};
-  const auto model = policy(weights, shape, budget::ratio{b});
+  kvc::detail::require(b > 0.0 && b <= 1.0, "kept", "a fraction in (0, 1]", b);
+  auto& memo = *m.lorc_factors;
+  if (!memo.factors || memo.decompose.tolerance != policy.decompose.tolerance ||
+      memo.decompose.max_sweeps != policy.decompose.max_sweeps || memo.factors->keys.size() != weights.size()) {
+    memo.factors = policy.factorize(weights, shape);
+    memo.decompose = policy.decompose;
+  }
+  const auto model = policy(*memo.factors, budget::ratio{b});
   const auto rope = [&](std::span<float> k, std::size_t heads, std::size_t d, std::span<const std::int64_t> positions) {
     io::apply_rope(k, heads, d, positions, m.rope_theta);
   };
