@@ -76,10 +76,12 @@ def estimate_size(cfg: smollm.Config, n_layers: int, T: int, weight_bytes: int =
 
 def write_trace(model: smollm.Model, ids: list[int], out_dir: str | os.PathLike,
                 layers: list[int], text_desc: str, progress: bool = True,
-                weight_dtype=np.float32) -> Path:
+                weight_dtype=np.float32, keep: list | None = None) -> Path:
     """Run the forward pass over ``ids`` and write the trace files to out_dir.
 
-    The fixture stores wk/wv as float16 (weight_dtype) to fit its size limit."""
+    The fixture stores wk/wv as float16 (weight_dtype) to fit its size limit. With ``keep`` (a
+    list), every traced layer's float32 ``(K, V)`` is appended to it, as ``Model.prefill``
+    returns them, so a caller needs no second pass for the cache."""
     from tqdm import tqdm
 
     cfg = model.cfg
@@ -99,6 +101,8 @@ def write_trace(model: smollm.Model, ids: list[int], out_dir: str | os.PathLike,
         np.save(out / f"{p}.k.npy", d["k"].astype(np.float16))
         np.save(out / f"{p}.v.npy", d["v"].astype(np.float16))
         np.save(out / f"{p}.x.npy", d["x"].astype(np.float16))
+        if keep is not None:
+            keep.append((d["k"].copy(), d["v"].copy()))
         layer = model.layers[li]
         np.save(out / f"{p}.wk.npy", np.ascontiguousarray(layer.wk.T, dtype=weight_dtype))
         np.save(out / f"{p}.wv.npy", np.ascontiguousarray(layer.wv.T, dtype=weight_dtype))
