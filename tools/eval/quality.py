@@ -88,11 +88,16 @@ def full_masked(caches, P: int):
     return [(K[:, :P], V[:, :P], np.ones((K.shape[0], P), dtype=bool)) for K, V in caches]
 
 
+PARAMS: list[str] = []  # --param METHOD.NAME=VALUE, passed to every kvc compress
+LABEL = ""  # --label: appended to the method names in the results
+
+
 def compress(kvc, trace_dir: Path, P: int, methods, budgets, out_dir: Path) -> None:
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    ppl.run_tool(kvc + ["compress", "--trace", str(trace_dir), "--prefix", str(P),
+    ppl.run_tool(kvc + ["compress", "--trace", str(trace_dir), "--prefix", str(P)]
+                 + [a for p in PARAMS for a in ("--param", p)] + [
                         "--methods", ",".join(methods),
                         "--budgets", ",".join(f"{b:.2f}" for b in budgets),
                         "--out", str(out_dir), "--skip-refused", "--quiet"])
@@ -110,11 +115,11 @@ def trace(model, ids, work: Path, desc: str):
 
 
 def runs(methods, budgets, out_dir: Path):
-    """(method, budget, folder or None when the method refused the budget)."""
+    """(method, its name in the results, budget, folder or None when the method refused the budget)."""
     for m in methods:
         for b in budgets:
             d = out_dir / m / f"{b:.2f}"
-            yield m, b, (d if d.is_dir() else None)
+            yield m, m + LABEL, b, (d if d.is_dir() else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,8 +151,8 @@ def divergence(model, kvc, args, methods, budgets, work: Path, bar) -> list[dict
             p_full = np.exp(lp_full)
             nll_full = -lp_full[np.arange(F), targets]
             bar.update(1)
-            for m, b, d in runs(methods, budgets, out):
-                row = {"text": text, "window": w, "method": m, "budget": f"{b:.2f}", "prefix": P,
+            for m, name, b, d in runs(methods, budgets, out):
+                row = {"text": text, "window": w, "method": name, "budget": f"{b:.2f}", "prefix": P,
                        "tokens": F}
                 if d is None:
                     rows.append({**row, "refused": 1})
@@ -334,8 +339,8 @@ def retrieval(model, kvc, hay, args, methods, budgets, work: Path, bar):
                     compress(kvc, tdir, P, methods, budgets, out)
                     bar.update(1)
                     sliced = [(K[:, :P], V[:, :P]) for K, V in caches]
-                    for m, b, d in runs(methods, budgets, out):
-                        row = {**base, "setting": setting, "method": m, "budget": f"{b:.2f}"}
+                    for m, name, b, d in runs(methods, budgets, out):
+                        row = {**base, "setting": setting, "method": name, "budget": f"{b:.2f}"}
                         if d is None:
                             rows.append({**row, "refused": 1})
                             bar.update(1)
@@ -344,7 +349,7 @@ def retrieval(model, kvc, hay, args, methods, budgets, work: Path, bar):
                         ok, share = answered(model, comp, P, cont, ans)
                         kept_all = np.array([[mask[h, pr["value_pos"]].all() for h in range(cfg.n_kv_heads)]
                                              for _, _, mask in comp], dtype=float)
-                        key = (task, length, setting, m, f"{b:.2f}")
+                        key = (task, length, setting, name, f"{b:.2f}")
                         heads[key] += kept_all
                         counts[key] += 1
                         rows.append({**row, "refused": 0, "kept_fraction": round(kept, 6),
@@ -418,11 +423,16 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         w.writerows(rows)
 
 
-def analyse(out: Path, seed: int) -> dict:
+def analyse(out: Path, seed: int, include: list[Path] = ()) -> dict:
+    """The summary of the CSVs in `out` and in every folder of `include` (runs of the same
+    prompts with other methods or parameters: their full-cache rows are left out)."""
     rng = np.random.default_rng(seed)
-    div = [r for r in read_csv(out / "divergence.csv")]
-    ret = [r for r in read_csv(out / "retrieval.csv")]
+    div = read_csv(out / "divergence.csv")
+    ret = read_csv(out / "retrieval.csv")
     cal = read_csv(out / "calibration.csv")
+    for extra in include:
+        div += read_csv(extra / "divergence.csv")
+        ret += [r for r in read_csv(extra / "retrieval.csv") if r["method"] != "full"]
     s: dict = {"divergence": {}, "retrieval": {}, "calibration": {}, "pairs": {}, "texts": {},
                "recommendation": {}, "rank_correlation": {}}
     budgets = sorted({r["budget"] for r in div} | {r["budget"] for r in ret if r["method"] != "full"})
@@ -793,8 +803,16 @@ def main() -> int:
     ap.add_argument("--report-only", action="store_true", help="only the analysis, from --out's CSVs")
     ap.add_argument("--check-bounds", default=None, metavar="JSON", help="exit 1 if a KL at 50%% exceeds its bound")
     ap.add_argument("--write-bounds", default=None, metavar="JSON", help="record this run's KL bounds at 50%%")
+    ap.add_argument("--param", action="append", default=[], metavar="METHOD.NAME=VALUE",
+                    help="a method parameter, passed to kvc compress (repeat for more)")
+    ap.add_argument("--label", default="", help="appended to the method names in the results, e.g. [paper]")
+    ap.add_argument("--include", action="append", default=[], metavar="DIR",
+                    help="also analyse the CSVs of another run of the same prompts (repeat for more)")
     ap.add_argument("--gguf", default=None)
     args = ap.parse_args()
+    PARAMS[:] = args.param
+    global LABEL
+    LABEL = args.label
     if args.quick:
         args.texts, args.windows, args.prefix, args.future = "genesis", 2, 512, 64
         args.budgets, args.tasks, args.lengths, args.samples = "0.25,0.5", "passkey", "512", 2
@@ -848,7 +866,7 @@ def main() -> int:
                 "budgets": budgets}
         meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
-    s = analyse(out, args.seed)
+    s = analyse(out, args.seed, [Path(d) for d in args.include])
     (out / "summary.json").write_text(json.dumps(s, indent=1) + "\n", encoding="utf-8")
     (out / "report.md").write_text(report(out, s, meta), encoding="utf-8")
     plots(out, s)
