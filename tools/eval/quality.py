@@ -745,6 +745,60 @@ def plots(out: Path, s: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Method pages
+
+BEGIN, END = "<!-- quality: begin (tools/eval/quality.py --update-docs writes this block) -->", "<!-- quality: end -->"
+
+
+def method_block(s: dict, m: str) -> str:
+    L = [BEGIN, "", "### In the quality benchmark", "",
+         "From [results.md](results.md#the-quality-benchmark): KL(full ‖ compressed) per token pooled over "
+         "four texts, its rank among the methods at that budget (1 = lowest), and retrieval accuracy "
+         "(passkey and multi-key, 512 and 1024 tokens); 95% bootstrap intervals.", "",
+         "| budget | kept | KL | rank | top-1 | retrieval, question-agnostic | retrieval, query-aware |",
+         "| --- | --- | --- | --- | --- | --- | --- |"]
+    for b in s["budgets"]:
+        dv = s["divergence"].get(b, {})
+        d = dv.get(m)
+        def acc(setting):
+            v = s["retrieval"].get(setting, {}).get(b, {}).get(m)
+            return f"{pct(v['accuracy'])} [{pct(v['ci'][0])}, {pct(v['ci'][1])}]" if v else "refused"
+        if d is None:
+            L.append(f"| {pct(float(b))} | refused | | | | | |")
+            continue
+        rank = 1 + sum(1 for x in dv.values() if x["kl"] < d["kl"])
+        L.append(f"| {pct(float(b))} | {pct(d['kept_fraction'])} | {d['kl']:.4f} [{d['kl_ci'][0]:.4f}, "
+                 f"{d['kl_ci'][1]:.4f}] | {rank} of {len(dv)} | {pct(d['top1'])} | {acc('agnostic')} | "
+                 f"{acc('aware')} |")
+    L += ["", END]
+    return "\n".join(L)
+
+
+def update_docs(docs: Path, s: dict) -> None:
+    for m in s["methods"]:
+        page = docs / f"{m}.md"
+        if not page.is_file():
+            continue
+        text = page.read_text(encoding="utf-8")
+        block = method_block(s, m)
+        if BEGIN in text and END in text:
+            a, b = text.index(BEGIN), text.index(END) + len(END)
+            text = text[:a] + block + text[b:]
+        else:
+            head = "## On a real model (SmolLM2-135M)"
+            if head not in text:
+                continue
+            start = text.index(head) + len(head)
+            nxt = text.find("\n## ", start)
+            at = len(text.rstrip("\n")) if nxt < 0 else nxt
+            text = text[:at].rstrip("\n") + "\n\n" + block + "\n" + text[at:]
+            if nxt < 0:
+                text = text.rstrip("\n") + "\n"
+        page.write_text(text, encoding="utf-8")
+        print(f"updated {page}")
+
+
+# ---------------------------------------------------------------------------------------------
 # Bounds (CI)
 
 def check_bounds(s: dict, path: Path, budget: str = "0.50") -> int:
@@ -808,6 +862,8 @@ def main() -> int:
     ap.add_argument("--label", default="", help="appended to the method names in the results, e.g. [paper]")
     ap.add_argument("--include", action="append", default=[], metavar="DIR",
                     help="also analyse the CSVs of another run of the same prompts (repeat for more)")
+    ap.add_argument("--update-docs", default=None, metavar="DOCS",
+                    help="rewrite the quality block of every method page in DOCS (e.g. docs)")
     ap.add_argument("--gguf", default=None)
     args = ap.parse_args()
     PARAMS[:] = args.param
@@ -872,6 +928,8 @@ def main() -> int:
     plots(out, s)
     print((out / "report.md").read_text(encoding="utf-8"))
     print(f"wrote {out}; total time {time.time() - t0:.1f}s")
+    if args.update_docs:
+        update_docs(Path(args.update_docs), s)
     if args.write_bounds:
         write_bounds(s, Path(args.write_bounds))
     if args.check_bounds:
