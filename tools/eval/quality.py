@@ -707,7 +707,7 @@ def plots(out: Path, s: dict) -> None:
             full = res.get("1.00", {}).get("full")
             if full:
                 ax.axhline(full["accuracy"], color="k", lw=1, ls=":", label="full cache")
-            ax.set_title(f"Retrieval accuracy, question-{setting}")
+            ax.set_title("Retrieval accuracy, " + ("question-agnostic" if setting == "agnostic" else "query-aware"))
             ax.set_xlabel("budget")
             ax.set_xticks(budgets)
             ax.set_ylim(-0.05, 1.05)
