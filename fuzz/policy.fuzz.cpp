@@ -639,18 +639,18 @@ void run_layer_policies(FuzzedDataProvider& in, const inputs& x, const L& l) {
       }
       case 8: {
         kvc::policy::ems p{};
-        p.score.window = in.ConsumeIntegralInRange<std::size_t>(1, 9);
-        p.score.segment = in.ConsumeIntegralInRange<std::size_t>(0, 8);
+        p.score.window = in.ConsumeIntegralInRange<std::size_t>(0, 9);
         p.score.global_weight = in.ConsumeBool() ? 0.5 : (in.ConsumeBool() ? 0.0 : 1.0);
         p.score.group = decode_group(in);
         p.select.recent = in.ConsumeIntegralInRange<std::size_t>(0, 9);
-        p.select.sparse_mass = in.ConsumeBool() ? 0.9 : (in.ConsumeBool() ? 0.0 : 1.0);
+        p.select.merge_mass = in.ConsumeBool() ? 0.9 : (in.ConsumeBool() ? 0.0 : 1.0);
         p.select.min_similarity = in.ConsumeBool() ? 0.0 : (in.ConsumeBool() ? -1.0 : 0.9);
+        p.select.similarity = in.ConsumeBool() ? kvc::ems::similarity_measure::key_value : kvc::ems::similarity_measure::key;
         p.merge.merge_keys = in.ConsumeBool();
         p.merge.merge_values = in.ConsumeBool();
         if (std::getenv("KVC_FUZZ_VERBOSE") != nullptr)
-          std::fprintf(stderr, "ems: window %zu segment %zu global_weight %g group %d recent %zu\n", p.score.window,
-                       p.score.segment, p.score.global_weight, static_cast<int>(p.score.group), p.select.recent);
+          std::fprintf(stderr, "ems: window %zu global_weight %g group %d recent %zu\n", p.score.window,
+                       p.score.global_weight, static_cast<int>(p.score.group), p.select.recent);
         run_policy(p, x, l, b, {.last = std::min(p.select.recent, n)});
         break;
       }

@@ -196,23 +196,24 @@ std::vector<std::size_t> budgets_for(std::size_t n) {
 }
 
 /// The paper-default policy with the test layer's window, and variants that exercise every
-/// branch: many short segments, sparse heads (zero class by mass), a similarity threshold (zero
-/// class by key), keys merged, the max group fold, the global or local view alone.
+/// branch: every positive token relevant, a small relevant band (zero class by mass), a
+/// similarity threshold (zero class by similarity) with the centers' own keys, the key cosine
+/// alone with the max group fold and the local view alone, the global view alone without merged
+/// values, no middle band at all.
 std::vector<kvc::policy::ems> variants(std::size_t w) {
   using kvc::group_reduce;
   const kvc::policy::ems base{.score = {.window = w}, .select = {.recent = w}};
   std::vector<kvc::policy::ems> v(7, base);
-  v[1].score.segment = 5;
-  v[2].select.sparse_mass = 0.3;
+  v[1].select.merge_mass = 1.0;
+  v[2].select.merge_mass = 0.3;
   v[3].select.min_similarity = 0.15;
-  v[3].merge.merge_keys = true;
+  v[3].merge.merge_keys = false;
   v[4].score.group = group_reduce::max;
   v[4].score.global_weight = 0.0;
-  v[4].score.segment = 3;
+  v[4].select.similarity = kvc::ems::similarity_measure::key;
   v[5].score.global_weight = 1.0;
   v[5].merge.merge_values = false;
-  v[5].merge.merge_keys = true;
-  v[6].select.sparse_mass = 0.0;  // every head sparse: everything not kept is evicted
+  v[6].select.merge_mass = 0.0;  // no middle band: everything not kept is evicted
   return v;
 }
 
@@ -266,10 +267,12 @@ TEST_CASE_TEMPLATE("device ems: every stage matches the host reference, group 4"
 }
 
 TEST_CASE("device ems: the worked example of docs/ems.md") {
-  // One head, d = 2, budget 2, recent 0, scores (0.4, 0.1, 0.3, 0.2, 0.05). Centers 0 and 2
-  // hold 0.7 of 1.05 < 0.9 of the mass, so 1, 3, 4 are candidates; 1 and 3 are 0.995-similar to
-  // centers 0 and 2, token 4 has cosine −0.71 with both and is evicted: ids (1, 1, 2, 2, 0).
-  // v̂_0 = (0.4·(2,0) + 0.1·(6,4)) / 0.5 = (2.8, 0.8); v̂_2 = (0.3·(0,3) + 0.2·(9,3)) / 0.5 = (3.6, 3.0).
+  // One head, d = 2, budget 2, recent 0, scores (0.4, 0.1, 0.3, 0.2, 0.05). Centers 0 and 2;
+  // by rank the mass reaches 0.9 of 1.05 with token 1, so 1 and 3 are candidates and 4 is
+  // evicted. Key cosine · value cosine sends 1 to center 0 (0.828) and 3 to center 2 (0.315):
+  // ids (1, 1, 2, 2, 0). v̂_0 = (0.4·(2,0) + 0.1·(6,4)) / 0.5 = (2.8, 0.8);
+  // v̂_2 = (0.3·(0,3) + 0.2·(9,3)) / 0.5 = (3.6, 3.0); keys: the weighted mean direction at the
+  // weighted mean norm, k̂_0 = (1.000797, 0.020016), k̂_2 = (0.040048, 1.001194).
   const std::vector<float> keys{1, 0, 1, 0.1f, 0, 1, 0.1f, 1, -1, -1}, values{2, 0, 6, 4, 0, 3, 9, 3, 100, 100};
   const kvc::device::vector<float, device_system> d_keys(keys.begin(), keys.end()),
       d_values(values.begin(), values.end());
@@ -291,12 +294,16 @@ TEST_CASE("device ems: the worked example of docs/ems.md") {
   CHECK(v[1] == doctest::Approx(0.8));
   CHECK(v[2] == doctest::Approx(3.6));
   CHECK(v[3] == doctest::Approx(3.0));
-  const auto k = out.all_keys();  // merge_keys is off: the centers keep their own keys
-  CHECK(std::vector<float>(k.begin(), k.end()) == std::vector<float>{1, 0, 0, 1});
-  // The pending form stops before the keys: 1, 3, 4 wait for a center.
+  const auto k = out.all_keys();
+  REQUIRE(k.size() == 4);
+  CHECK(k[0] == doctest::Approx(1.0007974));
+  CHECK(k[1] == doctest::Approx(0.0200159));
+  CHECK(k[2] == doctest::Approx(0.0400478));
+  CHECK(k[3] == doctest::Approx(1.0011944));
+  // The pending form stops before the similarity: 1 and 3 wait for a center.
   const auto pending = kvc::device::select(e, kvc::select::evict_merge{.recent = 0}, scores, 2).to_host();
   CHECK(std::vector<kvc::ems::class_id>(pending.row(0).begin(), pending.row(0).end()) ==
-        std::vector<kvc::ems::class_id>{1, -1, 2, -1, -1});
+        std::vector<kvc::ems::class_id>{1, -1, 2, -1, 0});
 }
 
 TEST_CASE("device ems: ragged budgets share one slot shape per head") {
@@ -326,7 +333,7 @@ TEST_CASE("device ems: ragged budgets share one slot shape per head") {
     CHECK(ragged);
 
     const auto scores = kvc::device::score_matrix<device_system>::from_host(host_scores);
-    for (const kvc::merge::center_merge m : {kvc::merge::center_merge{}, kvc::merge::center_merge{.merge_keys = true}}) {
+    for (const kvc::merge::center_merge m : {kvc::merge::center_merge{}, kvc::merge::center_merge{.merge_keys = false}}) {
       const kvc::compressed_layer<float> out = kvc::device::merge(e, m, data.device(), scores, classes);
       check_compressed(out, m(data.host(), host_scores, host_classes));
     }
@@ -364,13 +371,10 @@ TEST_CASE("device ems: bad input throws the host path's kvc::error and writes no
   bad.score.window = 0;
   cases.emplace_back(bad, 6);
   bad = ok;
-  bad.score.segment = 0;
-  cases.emplace_back(bad, 6);
-  bad = ok;
   bad.score.global_weight = 1.5;
   cases.emplace_back(bad, 6);
   bad = ok;
-  bad.select.sparse_mass = -0.1;
+  bad.select.merge_mass = -0.1;
   cases.emplace_back(bad, 6);
   bad = ok;
   bad.select.min_similarity = 1.5;
@@ -395,7 +399,7 @@ TEST_CASE("device ems: bad input throws the host path's kvc::error and writes no
   three(0, 1) = 2;
   three(0, 2) = 3;
   auto out = kvc::device::score_matrix<device_system>::from_host(three);
-  CHECK(!error_of([&] { kvc::device::score(e, kvc::score::global_local{.segment = 0}, data.device(), out); }).empty());
+  CHECK(!error_of([&] { kvc::device::score(e, kvc::score::global_local{.window = 0}, data.device(), out); }).empty());
   const auto unchanged = out.to_host();
   CHECK(unchanged.heads() == 1);
   CHECK(std::vector<float>(unchanged.flat().begin(), unchanged.flat().end()) == std::vector<float>{1, 2, 3});
@@ -456,3 +460,43 @@ TEST_CASE("device ems: thrust::cpp::tag runs the same source and matches the hos
   CHECK(seen.merged > 0);
 }
 #endif
+
+TEST_CASE("device ems: the global view from the engine's accumulated weights matches the host") {
+  // layer.attention replaces the queries in the global view (each token over its n − t
+  // observers); the local view still reads the window's queries.
+  for (std::size_t group : {1u, 4u}) {
+    const ems_layer<float> data(2, group, 41, 8, 77 + group);
+    std::vector<float> accumulated(data.q_heads * data.tokens);
+    std::mt19937_64 rng(5);
+    std::uniform_real_distribution<float> uniform(0.0f, 3.0f);
+    for (auto& x : accumulated) x = uniform(rng);
+    const kvc::device::vector<float, device_system> d_accumulated(accumulated.begin(), accumulated.end());
+    auto host = data.host();
+    host.attention = accumulated;
+    auto device = data.device();
+    device.attention = {thrust::raw_pointer_cast(d_accumulated.data()), accumulated.size()};
+    for (const double lambda : {0.0, 0.5, 1.0}) {
+      const kvc::score::global_local p{.window = 3, .global_weight = lambda};
+      kvc::score_matrix want(data.heads, data.tokens);
+      p(host, want);
+      kvc::device::score_matrix<device_system> got;
+      kvc::device::score(device_exec{}, p, device, got);
+      check_scores(got.to_host(), want);
+      // With λ = 1 only the engine's weights count: s = mean over the group of G / mean(G),
+      // G(t) = attention(g, t) / (n − t).
+      if (lambda == 1.0)
+        for (std::size_t h = 0; h < data.heads; ++h)
+          for (std::size_t t = 0; t < data.tokens; ++t) {
+            double s = 0.0;
+            for (std::size_t g = 0; g < group; ++g) {
+              const float* row = accumulated.data() + (h * group + g) * data.tokens;
+              double mean = 0.0;
+              for (std::size_t u = 0; u < data.tokens; ++u) mean += row[u] / static_cast<double>(data.tokens - u);
+              mean /= static_cast<double>(data.tokens);
+              s += row[t] / static_cast<double>(data.tokens - t) / mean / static_cast<double>(group);
+            }
+            CHECK(want(h, t) == doctest::Approx(s).epsilon(1e-5));
+          }
+    }
+  }
+}

@@ -44,13 +44,17 @@ std::vector<float> row(kvc::strided_view<const float> v, std::size_t i) {
 }  // namespace
 
 TEST_CASE("center_merge: hand-computed 5-token example") {
-  // Budget 2, no recent window: centers are tokens 0 (score 0.4) and 2 (0.3). They hold 0.7 of
-  // 1.05 < 0.9, so tokens 1, 3, 4 are candidates. Key cosines: k1 ~ k0 (0.995), k3 ~ k2 (0.995),
-  // k4 = (-1, -1) has -0.71 with both, below 0: evicted. Classes: [1, 1, 2, 2, 0].
-  //   center 0: (0.4 · (2, 0) + 0.1 · (6, 4)) / 0.5 = (2.8, 0.8)
-  //   center 2: (0.3 · (0, 3) + 0.2 · (9, 3)) / 0.5 = (3.6, 3.0)
-  // With merge_keys: k̂_0 = (0.4 · (1, 0) + 0.1 · (1, 0.1)) / 0.5 = (1, 0.02),
-  //                  k̂_2 = (0.3 · (0, 1) + 0.2 · (0.1, 1)) / 0.5 = (0.04, 1).
+  // Budget 2, no recent window: centers are tokens 0 (score 0.4) and 2 (0.3). By rank the mass
+  // runs 0.4, 0.7, 0.9, 1.0 >= 0.9 · 1.05, so tokens 3 and 1 are merge candidates and token 4
+  // (the last 0.05) is evicted. Similarity = key cosine · value cosine:
+  //   token 1 (k (1, 0.1), v (6, 4)):  center 0: 0.995 · 0.832 = 0.828;  center 2: 0.0995 · 0.555 = 0.055
+  //   token 3 (k (0.1, 1), v (9, 3)):  center 0: 0.0995 · 0.949 = 0.094; center 2: 0.995 · 0.316 = 0.315
+  // Classes: [1, 1, 2, 2, 0].
+  //   values:  center 0: (0.4 · (2, 0) + 0.1 · (6, 4)) / 0.5 = (2.8, 0.8)
+  //            center 2: (0.3 · (0, 3) + 0.2 · (9, 3)) / 0.5 = (3.6, 3.0)
+  //   keys:    the weighted mean k̄_0 = (1, 0.02), ‖k̄_0‖ = 1.0002, rescaled to the weighted mean
+  //            norm (0.4 · 1 + 0.1 · 1.00499) / 0.5 = 1.0009975: k̂_0 = (1.000797, 0.020016);
+  //            k̄_2 = (0.04, 1) to (0.3 · 1 + 0.2 · 1.00499) / 0.5: k̂_2 = (0.040048, 1.001194).
   const auto l = five_tokens();
   const auto s = five_scores();
   const auto a = kvc::select::evict_merge{.recent = 0}(s, 2);
@@ -71,19 +75,28 @@ TEST_CASE("center_merge: hand-computed 5-token example") {
   CHECK(v[1] == doctest::Approx(0.8));
   CHECK(w[0] == doctest::Approx(3.6));
   CHECK(w[1] == doctest::Approx(3.0));
-  CHECK(row(out.keys(0), 0) == std::vector<float>{1, 0});  // keys untouched by default
-  CHECK(row(out.keys(0), 1) == std::vector<float>{0, 1});
+  const auto k0 = row(out.keys(0), 0), k2 = row(out.keys(0), 1);
+  CHECK(k0[0] == doctest::Approx(1.0007974));
+  CHECK(k0[1] == doctest::Approx(0.0200159));
+  CHECK(k2[0] == doctest::Approx(0.0400478));
+  CHECK(k2[1] == doctest::Approx(1.0011944));
 
-  const auto with_keys = kvc::merge::center_merge{.merge_keys = true}(l.layer(), s, classes);
-  const auto k0 = row(with_keys.keys(0), 0), k2 = row(with_keys.keys(0), 1);
-  CHECK(k0[0] == doctest::Approx(1.0));
-  CHECK(k0[1] == doctest::Approx(0.02));
-  CHECK(k2[0] == doctest::Approx(0.04));
-  CHECK(k2[1] == doctest::Approx(1.0));
+  const auto own_keys = kvc::merge::center_merge{.merge_keys = false}(l.layer(), s, classes);
+  CHECK(row(own_keys.keys(0), 0) == std::vector<float>{1, 0});  // the centers' own keys
+  CHECK(row(own_keys.keys(0), 1) == std::vector<float>{0, 1});
+  CHECK(row(own_keys.values(0), 0) == v);
 
-  // Demanding a near-copy (0.999 > 0.995) evicts every candidate: the centers stay as stored.
+  // Key cosine alone (kvc's earlier reading) gives the same classes here: 0.995 against 0.0995.
+  const auto by_key = kvc::select::evict_merge{.recent = 0, .similarity = kvc::ems::similarity_measure::key}(l.layer(), s, 2);
+  CHECK(std::vector<class_id>(by_key.row(0).begin(), by_key.row(0).end()) == std::vector<class_id>{1, 1, 2, 2, 0});
+  // With all the mass relevant, token 4 is a candidate; its key points away from both centers
+  // (cosine -0.71), so the similarity threshold 0 evicts it.
+  const auto all = kvc::select::evict_merge{.recent = 0, .merge_mass = 1.0}(l.layer(), s, 2);
+  CHECK(all.id(0, 4) == class_assignment::zero_class);
+
+  // Demanding a near-copy (0.9 > 0.828) evicts every candidate: the centers stay as stored.
   const auto strict =
-      kvc::merge::center_merge{}(l.layer(), s, kvc::select::evict_merge{.recent = 0, .min_similarity = 0.999}(l.layer(), s, 2));
+      kvc::merge::center_merge{}(l.layer(), s, kvc::select::evict_merge{.recent = 0, .min_similarity = 0.9}(l.layer(), s, 2));
   CHECK(row(strict.values(0), 0) == std::vector<float>{2, 0});
   CHECK(row(strict.values(0), 1) == std::vector<float>{0, 3});
 }
@@ -97,11 +110,24 @@ TEST_CASE("center_merge: a class without positive weight takes the plain mean") 
   CHECK(out.positions(0)[0] == 1);
 }
 
+TEST_CASE("center_merge: merged keys keep their norm") {
+  // Two unit keys 90 degrees apart, equal weights: the plain mean (0.5, 0.5) has norm 0.707; the
+  // merged key is rescaled to the members' mean norm, 1: (0.7071, 0.7071).
+  owned_layer l{1, 2, 2, 1, 1, {1, 0, 0, 1}, {1, 0, 0, 1}, {0, 0}};
+  const kvc::score_matrix s(1, 2, 1.0f);
+  const class_assignment a(kvc::keep_set::from_heads(2, {{1}}), {1, 1});
+  const auto out = kvc::merge::center_merge{}(l.layer(), s, a);
+  const auto k = row(out.keys(0), 0);
+  CHECK(k[0] == doctest::Approx(std::sqrt(0.5)));
+  CHECK(k[1] == doctest::Approx(std::sqrt(0.5)));
+  CHECK(row(out.values(0), 0) == std::vector<float>{0.5f, 0.5f});  // values: the plain weighted mean
+}
+
 TEST_CASE("assign_centers: a head with duplicated keys merges them") {
   // Tokens 2 and 3 repeat the keys of tokens 0 and 1; token 4 is unlike both.
   owned_layer l{1, 5, 2, 1, 1, {1, 2, 3, -1, 1, 2, 3, -1, -2, 1}, std::vector<float>(10, 1.0f), {0, 0}};
   const class_assignment a(kvc::keep_set::from_heads(5, {{0, 1}}), {1, 2, -1, -1, -1});
-  const auto done = kvc::ems::assign_centers(l.layer(), a, 0.99);
+  const auto done = kvc::ems::assign_centers(l.layer(), a, 0.99, kvc::ems::similarity_measure::key);
   CHECK(done.complete());
   CHECK(done.center(0, 2) == 0);
   CHECK(done.center(0, 3) == 1);
@@ -114,7 +140,7 @@ TEST_CASE("policy::ems: class ids are consistent on random layers") {
   for (std::uint64_t seed : {1u, 2u, 3u})
     for (std::size_t n : {7u, 33u, 97u}) {
       const auto l = random_layer(3, 2, n, 8, 4, seed);
-      const kvc::policy::ems ems{.score = {.window = 4, .segment = 8}, .select = {.recent = 4}};
+      const kvc::policy::ems ems{.score = {.window = 4}, .select = {.recent = 4}};
       for (std::size_t budget : {4u, 6u}) {
         const auto scores = ems.scores(l.layer());
         const auto classes = ems.keep(l.layer(), kvc::budget::tokens{budget});
@@ -149,12 +175,12 @@ TEST_CASE("policy::ems: class ids are consistent on random layers") {
 TEST_CASE("policy::ems: the defaults") {
   const kvc::policy::ems ems{};
   CHECK(ems.score.window == 32);
-  CHECK(ems.score.segment == 64);
   CHECK(ems.score.global_weight == 0.5);
   CHECK(ems.select.recent == 32);
-  CHECK(ems.select.sparse_mass == 0.9);
+  CHECK(ems.select.merge_mass == 0.9);
   CHECK(ems.select.min_similarity == 0.0);
-  CHECK_FALSE(ems.merge.merge_keys);
+  CHECK(ems.select.similarity == kvc::ems::similarity_measure::key_value);
+  CHECK(ems.merge.merge_keys);
   CHECK(ems.merge.merge_values);
   static_assert(std::is_same_v<kvc::selection_t<kvc::select::evict_merge>, class_assignment>);
 }

@@ -42,8 +42,8 @@ set(defaults
   pyramidkv:window:32 pyramidkv:beta:20 pyramidkv:pool:7
   fastgen:recovery_threshold:0.95 fastgen:local_ratio:0.3 fastgen:frequent_ratio:0.3 fastgen:budget_use:cap
   fastgen:attention:window
-  ems:window:32 ems:segment:64 ems:global_weight:0.5 ems:sparse_mass:0.9 ems:min_similarity:0
-  ems:merge_keys:false ems:merge_values:true
+  ems:window:32 ems:global_weight:0.5 ems:merge_mass:0.9 ems:min_similarity:0 ems:similarity:key_value
+  ems:merge_keys:true ems:merge_values:true
   intelllm:window:32 intelllm:radius:8 intelllm:exclude_first:0 intelllm:exclude_last:32 intelllm:positions:remote_gap
   intelllm:local:64 intelllm:attention:window
   lorc:min_rank_fraction:0.25 lorc:max_rank_fraction:1 lorc:accumulate:log_product lorc:max_sweeps:60)

@@ -5,7 +5,9 @@
 //   1. stable_sort_by_key   the scatter: tokens grouped by slot, token order kept inside a slot;
 //   2. lower_bound          where each slot's members begin;
 //   3. for_each             per slot, the weight Σ max(s, 0) of its members;
-//   4. transform            per (center, dimension), the weighted sum of its slot's members / weight.
+//   4. for_each             per slot, with merge_keys, center_merge::key_scale of its weighted mean key;
+//   5. transform            per (center, dimension), the weighted sum of its slot's members / weight
+//                           (keys: times the slot's scale).
 // Slot 0 of every head (the zero class) is accumulated like any other and never read: that is
 // the eviction. Sums run over a slot's members in token order, as the reference's do, so the
 // result is the host's bit for bit where the arithmetic is the same (docs/ems.md).
@@ -17,6 +19,7 @@
 #include <string>
 #include <type_traits>
 
+#include <cuda/std/cmath>
 #include <thrust/binary_search.h>
 #include <thrust/copy.h>
 #include <thrust/for_each.h>
@@ -64,6 +67,47 @@ struct slot_weight {
   }
 };
 
+/// Per slot: merge::center_merge::key_scale of the weighted mean key, the reference's sums in its
+/// order (per dimension over the members in token order; the norms' weighted sum likewise).
+template <class K>
+struct slot_key_scale {
+  K keys;
+  const float* scores;
+  const std::size_t* member;
+  const std::size_t* slot_begin;
+  const double* weight;
+  double* scale;
+  std::size_t tokens, dim;
+  KVC_HOST_DEVICE void operator()(std::size_t slot) const {
+    const bool weighted = weight[slot] > 0.0;
+    const auto w_of = [&](std::size_t flat) {
+      const auto x = static_cast<double>(scores[flat]);
+      return weighted ? (x > 0.0 ? x : 0.0) : 1.0;
+    };
+    const std::size_t begin = slot_begin[slot], end = slot_begin[slot + 1];
+    if (begin == end) {
+      scale[slot] = 1.0;
+      return;
+    }
+    const double total = weighted ? weight[slot] : static_cast<double>(end - begin);
+    double norms = 0.0, squares = 0.0;
+    for (std::size_t m = begin; m < end; ++m) {
+      const std::size_t flat = member[m], h = flat / tokens, t = flat % tokens;
+      norms += w_of(flat) * ::cuda::std::sqrt(kvc::ems::key_dot(keys, h, t, t, dim));
+    }
+    for (std::size_t k = 0; k < dim; ++k) {
+      double sum = 0.0;
+      for (std::size_t m = begin; m < end; ++m) {
+        const std::size_t flat = member[m];
+        sum += w_of(flat) * to_float(keys(flat / tokens, flat % tokens, k));
+      }
+      const double mean = sum / total;
+      squares += mean * mean;
+    }
+    scale[slot] = merge::center_merge::key_scale(::cuda::std::sqrt(squares), norms / total);
+  }
+};
+
 /// Element (center e, dimension k) of the merged rows of `view`: the class's weighted mean
 /// (plain mean when the class has no positive weight), or the center's own row when `merge` is off.
 template <class T, class View>
@@ -76,6 +120,7 @@ struct center_row {
   const std::size_t* member;
   const std::size_t* slot_begin;
   const double* weight;
+  const double* scale;  // per slot (keys), or null (values)
   std::size_t tokens, classes, dim;
   bool merge;
   KVC_HOST_DEVICE T operator()(std::size_t i) const {
@@ -92,7 +137,7 @@ struct center_row {
     }
     const double total =
         weighted ? weight[slot] : static_cast<double>(slot_begin[slot + 1] - slot_begin[slot]);
-    return from_float<T>(static_cast<float>(sum / total));
+    return from_float<T>(static_cast<float>(scale != nullptr ? sum / total * scale[slot] : sum / total));
   }
 };
 
@@ -135,18 +180,25 @@ struct algorithm<merge::center_merge> {
     thrust::for_each(System{}, index, index + kvc::device::detail::steps(slots),
                      detail::ems::slot_weight{s.data(), raw(member), raw(slot_begin), raw(weight)});
 
-    // 4. The centers' rows and positions.
+    // 4. The keys' norm factors.
+    vector<double, System> scale(p.merge_keys ? slots : 0);
+    if (p.merge_keys)
+      thrust::for_each(System{}, index, index + kvc::device::detail::steps(slots),
+                       detail::ems::slot_key_scale<typename L::key_type>{l.keys, s.data(), raw(member), raw(slot_begin),
+                                                                         raw(weight), raw(scale), n, dk});
+
+    // 5. The centers' rows and positions.
     device::compressed_layer<T, System> out(a.keep(), dk, dv);
     auto head_plus_one = detail::heads_of_entries(a.keep());
-    const auto rows = [&](const auto& view, std::size_t dim, bool merged, auto& into) {
+    const auto rows = [&](const auto& view, std::size_t dim, bool merged, const double* factor, auto& into) {
       using Row = detail::ems::center_row<T, std::remove_cvref_t<decltype(view)>>;
       thrust::transform(System{}, index, index + kvc::device::detail::steps(a.total() * dim), into.begin(),
                         Row{view, s.data(), raw(head_plus_one), thrust::raw_pointer_cast(a.offsets().data()),
                             thrust::raw_pointer_cast(a.indices().data()), raw(member), raw(slot_begin), raw(weight),
-                            n, classes, dim, merged});
+                            factor, n, classes, dim, merged});
     };
-    rows(l.keys, dk, p.merge_keys, out.keys());
-    rows(l.values, dv, p.merge_values, out.values());
+    rows(l.keys, dk, p.merge_keys, p.merge_keys ? raw(scale) : nullptr, out.keys());
+    rows(l.values, dv, p.merge_values, nullptr, out.values());
     thrust::transform(System{}, index, index + kvc::device::detail::steps(a.total()), out.positions().begin(),
                       detail::gather_positions{l.positions.empty() ? nullptr : l.positions.data(),
                                                thrust::raw_pointer_cast(a.indices().data())});

@@ -1,10 +1,12 @@
 #pragma once
-// Completes an EMS class assignment with the keys (docs/ems.md): each pending token t of head
-// h joins the center c that maximises the cosine similarity of their keys,
-//   cos(k_t, k_c) = k_t · k_c / (‖k_t‖ ‖k_c‖)   (0 when either key is zero),
-// when that similarity reaches `min_similarity`; otherwise t goes to the zero class (evicted).
-// Ties go to the lower center rank. Every center is compared with its original key, so all
-// tokens of all heads can be assigned in one parallel pass.
+// Completes an EMS class assignment with the keys and values (docs/ems.md): each pending token t
+// of head h joins the center c that maximises their similarity,
+//   key_value (default)  cos(k_t, k_c) · cos(v_t, v_c)
+//   key                  cos(k_t, k_c)
+// with cos(x, y) = x · y / (‖x‖ ‖y‖) (0 when either is zero), when that similarity reaches
+// `min_similarity`; otherwise t goes to the zero class (evicted). Ties go to the lower center
+// rank. Every center is compared with its original key and value, so all tokens of all heads can
+// be assigned in one parallel pass.
 
 #include "kvc/version.hpp"
 
@@ -21,7 +23,18 @@
 
 namespace kvc::ems {
 
+/// How a merge candidate is compared with a class center.
+enum class similarity_measure {
+  key_value,  ///< key cosine times value cosine (the sources' description of EMS)
+  key,        ///< key cosine alone (kvc's earlier reading)
+};
+
 // The element math, for every path.
+
+/// The similarity of a candidate and a center from their key and value cosines.
+KVC_HOST_DEVICE inline double similarity(similarity_measure m, double key_cos, double value_cos) {
+  return m == similarity_measure::key ? key_cos : key_cos * value_cos;
+}
 
 /// k_x · k_y of head h in double, one chain in dimension order (so cosines, argmax ties and the
 /// threshold are the same on every path).
@@ -56,7 +69,7 @@ KVC_HOST_DEVICE class_id nearest_center(std::size_t centers, const Cosine& cosin
 
 /// The check of min_similarity, for every path; `name` is the argument as the caller spells it.
 inline void require_similarity(double min_similarity, const char* name) {
-  kvc::detail::require(min_similarity >= -1.0 && min_similarity <= 1.0, name, "a cosine similarity in [-1, 1]",
+  kvc::detail::require(min_similarity >= -1.0 && min_similarity <= 1.0, name, "a similarity in [-1, 1]",
                        min_similarity);
 }
 
@@ -70,27 +83,34 @@ void require_matches(const L& l, const class_assignment& a) {
 }
 
 template <layer_type L>
-class_assignment assign_centers(const L& l, const class_assignment& a, double min_similarity) {
+class_assignment assign_centers(const L& l, const class_assignment& a, double min_similarity,
+                                similarity_measure measure = similarity_measure::key_value) {
   require_similarity(min_similarity, "min_similarity");
   require_matches(l, a);
   if (a.complete()) return a;
 
-  const std::size_t n = l.tokens(), d = l.head_dim();
+  const std::size_t n = l.tokens(), d = l.head_dim(), dv = l.values.extent(2);
   std::vector<class_id> ids(a.ids().begin(), a.ids().end());
   for (std::size_t h = 0; h < a.heads(); ++h) {
     const auto centers = a.head(h);
-    std::vector<double> center_norm(centers.size());
+    std::vector<double> center_key(centers.size()), center_value(centers.size());
     for (std::size_t r = 0; r < centers.size(); ++r) {
       const auto c = static_cast<std::size_t>(centers[r]);
-      center_norm[r] = std::sqrt(key_dot(l.keys, h, c, c, d));
+      center_key[r] = std::sqrt(key_dot(l.keys, h, c, c, d));
+      center_value[r] = std::sqrt(key_dot(l.values, h, c, c, dv));
     }
     for (std::size_t t = 0; t < n; ++t) {
       if (a.id(h, t) != class_assignment::pending) continue;
-      const double norm = std::sqrt(key_dot(l.keys, h, t, t, d));
-      const auto cosine = [&](std::size_t r) {
-        return key_cosine(key_dot(l.keys, h, t, static_cast<std::size_t>(centers[r]), d), norm, center_norm[r]);
+      const double key_norm = std::sqrt(key_dot(l.keys, h, t, t, d));
+      const double value_norm = std::sqrt(key_dot(l.values, h, t, t, dv));
+      const auto sim = [&](std::size_t r) {
+        const auto c = static_cast<std::size_t>(centers[r]);
+        const double kc = key_cosine(key_dot(l.keys, h, t, c, d), key_norm, center_key[r]);
+        const double vc =
+            measure == similarity_measure::key ? 0.0 : key_cosine(key_dot(l.values, h, t, c, dv), value_norm, center_value[r]);
+        return similarity(measure, kc, vc);
       };
-      ids[h * n + t] = nearest_center(centers.size(), cosine, min_similarity);
+      ids[h * n + t] = nearest_center(centers.size(), sim, min_similarity);
     }
   }
   return {static_cast<const keep_set&>(a), std::move(ids)};

@@ -219,6 +219,11 @@ struct enum_names<fastgen::budget_use> {
       {{fastgen::budget_use::ignore, "ignore"}, {fastgen::budget_use::cap, "cap"}}};
 };
 template <>
+struct enum_names<ems::similarity_measure> {
+  static constexpr std::array<std::pair<ems::similarity_measure, std::string_view>, 2> values{
+      {{ems::similarity_measure::key_value, "key_value"}, {ems::similarity_measure::key, "key"}}};
+};
+template <>
 struct enum_names<project::cumulation> {
   static constexpr std::array<std::pair<project::cumulation, std::string_view>, 2> values{
       {{project::cumulation::log_product, "log_product"}, {project::cumulation::sum, "sum"}}};
