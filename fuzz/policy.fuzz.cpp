@@ -629,8 +629,10 @@ void run_layer_policies(FuzzedDataProvider& in, const inputs& x, const L& l) {
         p.select.recovery_threshold = thresholds[in.ConsumeIntegralInRange<unsigned>(0, 4)];
         p.select.local_ratio = in.ConsumeBool() ? 0.3 : 0.0;
         p.select.frequent_ratio = in.ConsumeBool() ? 0.3 : 1.0;
-        p.select.budget = in.ConsumeBool() ? kvc::fastgen::budget_use::ignore : kvc::fastgen::budget_use::cap;
-        expectation e{.count = p.select.budget == kvc::fastgen::budget_use::cap ? per_head_count::at_most
+        constexpr kvc::fastgen::budget_use uses[] = {kvc::fastgen::budget_use::ignore, kvc::fastgen::budget_use::cap,
+                                                     kvc::fastgen::budget_use::trim};
+        p.select.budget = uses[in.ConsumeIntegralInRange<std::size_t>(0, 2)];
+        expectation e{.count = p.select.budget != kvc::fastgen::budget_use::ignore ? per_head_count::at_most
                                                                                 : per_head_count::free};
         if (p.select.budget == kvc::fastgen::budget_use::ignore && classes.size() == n)
           for (const auto c : classes) e.always.push_back(c == kvc::fastgen::token_class::special ? 1 : 0);

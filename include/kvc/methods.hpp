@@ -231,8 +231,10 @@ inline auto fastgen() {
       param<double>("frequent_ratio", "r_f: the frequent (heavy-hitter) cache, as a share of the tokens", {0.1, 0.6},
                     [](auto& p) -> auto& { return p.select.frequent_ratio; }),
       param<kvc::fastgen::budget_use>("budget_use",
-                                      "cap: no head keeps more than the budget; ignore: T alone sets it (the paper)",
-                                      {kvc::fastgen::budget_use::ignore},
+                                      "ignore: T alone sets each head's cache (the paper); cap: no head keeps more "
+                                      "than the budget, taking the largest candidate that fits; trim: no head keeps "
+                                      "more than the budget, keeping its profiled policy's heaviest tokens",
+                                      {kvc::fastgen::budget_use::ignore, kvc::fastgen::budget_use::trim},
                                       [](auto& p) -> auto& { return p.select.budget; }),
       detail::group(detail::scorer_of));
 }

@@ -140,6 +140,8 @@ void check_fastgen(std::size_t heads, std::size_t group) {
     check_policy<T>({.select = {.classes = classes, .local_ratio = 0.1, .frequent_ratio = 0.05,
                                 .budget = fg::budget_use::cap}},
                     data, 1, /*with_attention=*/true);
+    check_policy<T>({.select = {.classes = classes, .budget = fg::budget_use::trim}}, data, n / 4 + 1,
+                    /*with_attention=*/true);
     check_policy<T>({.select = {.recovery_threshold = 0.8}}, data, n);  // no classes: every token plain
   }
 }
@@ -183,9 +185,10 @@ TEST_CASE("device fastgen: the selector on random scores — every threshold, ra
         check_selector({.classes = cls, .recovery_threshold = T, .local_ratio = ratio, .frequent_ratio = 0.3}, s, n);
         check_selector({.recovery_threshold = T, .local_ratio = 0.3, .frequent_ratio = ratio}, s, n);
         for (std::size_t cap : {std::size_t{1}, n / 4 + 1, n / 2 + 1, n})
-          check_selector({.classes = cls, .recovery_threshold = T, .local_ratio = ratio, .frequent_ratio = ratio,
-                          .budget = fg::budget_use::cap},
-                         s, cap);
+          for (auto use : {fg::budget_use::cap, fg::budget_use::trim})
+            check_selector({.classes = cls, .recovery_threshold = T, .local_ratio = ratio, .frequent_ratio = ratio,
+                            .budget = use},
+                           s, cap);
       }
   }
 }

@@ -73,6 +73,40 @@ TEST_CASE("fastgen::selector with budget_use::cap keeps each head under the budg
   CHECK_THROWS_AS(capped(acc, 7), kvc::error);
 }
 
+// The same example under budget_use::trim: C* stays full, and the cap keeps its special token, then
+// its heaviest tokens. Total attention 6.
+TEST_CASE("fastgen::selector with budget_use::trim keeps the profiled policy's heaviest tokens") {
+  const std::vector<token_class> cls{token_class::special, token_class::plain, token_class::plain,
+                                     token_class::punctuation, token_class::plain, token_class::plain};
+  kvc::score_matrix acc(1, 6);
+  const float a[] = {2.45f, 1.45f, 0.95f, 0.6166667f, 0.3666667f, 0.1666667f};
+  for (std::size_t t = 0; t < 6; ++t) acc(0, t) = a[t];
+  const fg::selector trim{.classes = cls, .budget = fg::budget_use::trim};
+  // Cap 2: the special token 0, then token 1 (1.45); the punctuation token 3 (0.617), which
+  // budget_use::cap keeps, is not among the heaviest. Recovery (2.45 + 1.45) / 6 = 0.65.
+  auto two = trim(acc, 2);
+  CHECK(std::vector<kvc::index_t>(two.head(0).begin(), two.head(0).end()) == std::vector<kvc::index_t>{0, 1});
+  CHECK(two.table[0].policy == fg::full);
+  CHECK(two.table[0].capped);
+  CHECK(two.table[0].kept == 2);
+  CHECK(two.table[0].recovery == doctest::Approx(0.65).epsilon(1e-6));
+  // Cap 4: tokens 0, 1, 2, 3 (the special one, then 1.45, 0.95, 0.617).
+  auto four = trim(acc, 4);
+  CHECK(std::vector<kvc::index_t>(four.head(0).begin(), four.head(0).end()) == std::vector<kvc::index_t>{0, 1, 2, 3});
+  CHECK_FALSE(trim(acc, 6).table[0].capped);
+  // A low-scored special token still comes first: with token 4 special, cap 2 keeps {0, 4}.
+  std::vector<token_class> late(cls);
+  late[4] = token_class::special;
+  auto s = fg::selector{.classes = late, .budget = fg::budget_use::trim}(acc, 2);
+  CHECK(std::vector<kvc::index_t>(s.head(0).begin(), s.head(0).end()) == std::vector<kvc::index_t>{0, 4});
+  // A head whose C* fits keeps C* whole, under the cap: T = 0.5 chooses special + punct {0, 3}.
+  auto fits = fg::selector{.classes = cls, .recovery_threshold = 0.5, .budget = fg::budget_use::trim}(acc, 3);
+  CHECK(std::vector<kvc::index_t>(fits.head(0).begin(), fits.head(0).end()) == std::vector<kvc::index_t>{0, 3});
+  CHECK_FALSE(fits.table[0].capped);
+  CHECK_THROWS_AS(trim(acc, 0), kvc::error);
+  CHECK_THROWS_AS(trim(acc, 7), kvc::error);
+}
+
 TEST_CASE("fastgen::selector properties on random scores") {
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
@@ -84,7 +118,8 @@ TEST_CASE("fastgen::selector properties on random scores") {
       const auto r = rng() % 10;
       c = r == 0 ? token_class::special : r < 3 ? token_class::punctuation : token_class::plain;
     }
-    for (auto use : {fg::budget_use::ignore, fg::budget_use::cap}) {
+    const auto uncapped = fg::selector{.classes = cls}(s, 1);
+    for (auto use : {fg::budget_use::ignore, fg::budget_use::cap, fg::budget_use::trim}) {
       const std::size_t budget = std::max<std::size_t>(1, n / 3);
       const fg::selector sel{.classes = cls, .budget = use};
       const auto a = sel(s, budget);
@@ -94,7 +129,12 @@ TEST_CASE("fastgen::selector properties on random scores") {
         const auto idx = a.head(h);
         for (std::size_t i = 1; i < idx.size(); ++i) CHECK(idx[i - 1] < idx[i]);
         CHECK(a.kept(h) == a.table[h].kept);
-        if (use == fg::budget_use::cap) CHECK(a.kept(h) <= budget);
+        if (use != fg::budget_use::ignore) CHECK(a.kept(h) <= budget);
+        if (use == fg::budget_use::trim) {  // a subset of C*, and C* itself when it fits
+          CHECK(a.table[h].policy == uncapped.table[h].policy);
+          for (auto t : idx) CHECK(uncapped.contains(h, t));
+          CHECK(a.kept(h) == std::min(budget, uncapped.kept(h)));
+        }
         if (use == fg::budget_use::ignore) {
           CHECK((a.table[h].recovery >= 0.95 || a.table[h].policy == fg::full));
           for (std::size_t t = 0; t < n; ++t)  // special tokens are in every candidate

@@ -83,7 +83,7 @@ struct membership {
 /// Eq. 1 for one head, and what the budget cap makes of it (fastgen::selector::capped_choice).
 struct choice {
   int chosen = 0;         ///< C*: index into fastgen::hybrid_candidates
-  int fits = -1;          ///< capped heads: the last candidate within the cap, -1 if none
+  int fits = -1;          ///< capped heads (budget_use::cap): the last candidate within the cap, -1 if none
   std::size_t fit_cost = 0;
   bool capped = false;
 };
@@ -96,6 +96,7 @@ struct profile_head {
   kvc::fastgen::cache_policy candidates[candidate_count];
   double threshold;
   std::size_t cap;  // 0: no cap
+  bool trim;        // budget_use::trim: C* is kept, cut to the cap
   choice* out;
   KVC_HOST_DEVICE void operator()(std::size_t h) const {
     double kept[candidate_count] = {}, total = 0.0;
@@ -117,7 +118,7 @@ struct profile_head {
       }
     if (cap > 0 && cost[d.chosen] > cap) {
       d.capped = true;
-      for (std::size_t c = 0; c < candidate_count && cost[c] <= cap; ++c) {
+      for (std::size_t c = 0; !trim && c < candidate_count && cost[c] <= cap; ++c) {
         d.fits = static_cast<int>(c);
         d.fit_cost = cost[c];
       }
@@ -138,18 +139,26 @@ struct chosen_marks {
   }
 };
 
-/// Sort key of a capped head's tokens: the fitting candidate's cache first, then the rest by
-/// score (fill_by_score); with no fitting candidate, the special tokens by score, others last.
+/// Sort key of a capped head's tokens. budget_use::cap: the fitting candidate's cache first, then
+/// the rest by score (fill_by_score); with no fitting candidate, the special tokens by score,
+/// others last. budget_use::trim: C*'s special tokens first, then the rest of C* by score, the
+/// tokens outside C* last.
 struct cap_key {
   const float* scores;
   membership member;
   kvc::fastgen::cache_policy candidates[candidate_count];
   const choice* decision;
+  bool trim;
   KVC_HOST_DEVICE std::uint64_t operator()(std::size_t i) const {
     const std::size_t h = i / member.tokens, t = i % member.tokens;
     const choice d = decision[h];
     std::uint32_t rank = 0xffffffffu;
-    if (d.fits >= 0)
+    if (trim) {
+      if (member.kept(candidates[d.chosen], h, t))
+        rank = member.classes != nullptr && member.classes[t] == kvc::fastgen::token_class::special
+                   ? protected_key
+                   : descending_key(scores[i]);
+    } else if (d.fits >= 0)
       rank = member.kept(candidates[d.fits], h, t) ? protected_key : descending_key(scores[i]);
     else if (member.kept(candidates[0], h, t))  // candidates[0] is C_special
       rank = descending_key(scores[i]);
@@ -237,7 +246,7 @@ struct algorithm<kvc::fastgen::selector> {
     fg::detail::require_parameters(params);
     detail::fastgen::require_accumulated(s);
     fg::detail::require_classes(p.classes, s.tokens());
-    const bool capped = p.budget == fg::budget_use::cap;
+    const bool capped = p.budget != fg::budget_use::ignore, trim = p.budget == fg::budget_use::trim;
     if (capped) select::detail::require_budget(per_head_budget, 1, s.tokens());
 
     const std::size_t heads = s.heads(), n = s.tokens(), cells = heads * n;
@@ -253,7 +262,7 @@ struct algorithm<kvc::fastgen::selector> {
     vector<detail::fastgen::choice, System> decision(heads);
     thrust::for_each(System{}, index, index + kvc::device::detail::steps(heads),
                      detail::fastgen::profile_head{s.data(), member, {c[0], c[1], c[2], c[3], c[4]},
-                                                  p.recovery_threshold, capped ? per_head_budget : 0, raw(decision)});
+                                                  p.recovery_threshold, capped ? per_head_budget : 0, trim, raw(decision)});
     std::vector<detail::fastgen::choice> host_decision(heads);
     thrust::copy(decision.begin(), decision.end(), host_decision.begin());
 
@@ -266,7 +275,7 @@ struct algorithm<kvc::fastgen::selector> {
       vector<std::uint64_t, System> keys(cells);
       vector<index_t, System> ranked(cells);
       thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), keys.begin(),
-                        detail::fastgen::cap_key{s.data(), member, {c[0], c[1], c[2], c[3], c[4]}, raw(decision)});
+                        detail::fastgen::cap_key{s.data(), member, {c[0], c[1], c[2], c[3], c[4]}, raw(decision), trim});
       thrust::transform(System{}, index, index + kvc::device::detail::steps(cells), ranked.begin(), detail::token_of{n});
       thrust::stable_sort_by_key(System{}, keys.begin(), keys.end(), ranked.begin());  // ties: lower index
       thrust::for_each(System{}, index, index + kvc::device::detail::steps(heads * per_head_budget),
@@ -284,7 +293,7 @@ struct algorithm<kvc::fastgen::selector> {
     for (std::size_t h = 0; h < heads; ++h) {
       const auto& d = host_decision[h];
       fg::cache_policy policy = c[static_cast<std::size_t>(d.chosen)];
-      if (d.capped)  // fastgen::selector::capped_choice's three outcomes
+      if (d.capped && !trim)  // fastgen::selector::capped_choice's three outcomes
         policy = d.fits < 0                                ? fg::special
                  : d.fit_cost < per_head_budget            ? c[static_cast<std::size_t>(d.fits)] + fg::frequent
                                                            : c[static_cast<std::size_t>(d.fits)];

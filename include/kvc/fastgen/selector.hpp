@@ -4,10 +4,16 @@
 // so budgets are ragged across heads. docs/fastgen.md#pipeline
 //
 // The per-head budget the pipeline passes is ignored by default: T decides how much each head
-// keeps (pass budget::ratio{1.0}). With `budget = budget_use::cap` it is an upper bound: a head
-// takes the cheapest candidate reaching T among those that fit; else the largest fitting candidate
-// with the rest of the cap spent on the heaviest remaining tokens (C_frequent widened to the cap);
-// else (not even C_special fits) its `budget` best special tokens by score.
+// keeps (pass budget::ratio{1.0}). Two kvc options make it an upper bound on each head:
+//   budget_use::trim  a head whose profiled policy C* keeps more than the budget keeps `budget` of
+//                     C*'s tokens: its special tokens first (in token order), then the rest of C*
+//                     by score (ties to the lower index). The policy stays the one T chose.
+//   budget_use::cap   a head takes the cheapest candidate reaching T among those that fit; else
+//                     the largest fitting candidate with the rest of the cap spent on the heaviest
+//                     remaining tokens (C_frequent widened to the cap); else (not even C_special
+//                     fits) its `budget` best special tokens by score. A cheaper policy replaces
+//                     C*, so a head profiled as needing C_frequent can end up keeping every
+//                     punctuation token instead.
 
 #include "kvc/version.hpp"
 
@@ -34,7 +40,8 @@ struct selection : keep_set {
 
 enum class budget_use {
   ignore,  ///< the paper: T alone sets each head's cache
-  cap,     ///< no head keeps more than the pipeline's per-head budget
+  cap,     ///< no head keeps more than the budget: the largest candidate that fits, filled by score
+  trim,    ///< no head keeps more than the budget: C*'s special tokens, then C*'s heaviest tokens
 };
 
 struct selector {
@@ -49,7 +56,7 @@ struct selector {
     detail::require_parameters(p);
     detail::require_accumulated(s);
     detail::require_classes(classes, s.tokens());
-    if (budget == budget_use::cap) select::detail::require_budget(per_head_budget, 1, s.tokens());
+    if (budget != budget_use::ignore) select::detail::require_budget(per_head_budget, 1, s.tokens());
 
     const std::size_t n = s.tokens();
     selection out;
@@ -61,6 +68,8 @@ struct selector {
       std::vector<char> keep = kept_tokens(chosen.policy, classes, row, p.local_ratio, p.frequent_ratio);
       if (budget == budget_use::cap && chosen.kept > per_head_budget) {
         chosen = capped_choice(row, per_head_budget, keep);
+      } else if (budget == budget_use::trim && chosen.kept > per_head_budget) {
+        chosen = trimmed(row, chosen.policy, per_head_budget, keep);
       }
       heads[h] = select::detail::marked_indices(keep);
       out.table.heads.push_back(chosen);
@@ -70,6 +79,22 @@ struct selector {
   }
 
  private:
+  // C*'s tokens, its special tokens first (token order), then the others by score (ties to the
+  // lower index); the first `cap` are kept.
+  head_profile trimmed(std::span<const float> row, const cache_policy& policy, std::size_t cap,
+                       std::vector<char>& keep) const {
+    std::vector<std::size_t> order, rest;
+    for (std::size_t t = 0; t < row.size(); ++t) {
+      if (!keep[t]) continue;
+      (detail::class_of(classes, t) == token_class::special ? order : rest).push_back(t);
+    }
+    std::stable_sort(rest.begin(), rest.end(), [&](std::size_t x, std::size_t y) { return row[x] > row[y]; });
+    order.insert(order.end(), rest.begin(), rest.end());
+    keep.assign(row.size(), 0);
+    for (std::size_t r = 0; r < cap; ++r) keep[order[r]] = 1;
+    return {policy, recovery(row, keep), cap, true};
+  }
+
   // The candidates are nested, so the last one that fits recovers the most of those that fit.
   head_profile capped_choice(std::span<const float> row, std::size_t cap, std::vector<char>& keep) const {
     head_profile best{};

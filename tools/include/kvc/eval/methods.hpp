@@ -215,8 +215,8 @@ struct enum_names<merge::position_mode> {
 };
 template <>
 struct enum_names<fastgen::budget_use> {
-  static constexpr std::array<std::pair<fastgen::budget_use, std::string_view>, 2> values{
-      {{fastgen::budget_use::ignore, "ignore"}, {fastgen::budget_use::cap, "cap"}}};
+  static constexpr std::array<std::pair<fastgen::budget_use, std::string_view>, 3> values{
+      {{fastgen::budget_use::ignore, "ignore"}, {fastgen::budget_use::cap, "cap"}, {fastgen::budget_use::trim, "trim"}}};
 };
 template <>
 struct enum_names<ems::similarity_measure> {
