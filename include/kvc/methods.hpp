@@ -299,7 +299,11 @@ inline auto lorc() {
               param<double>("tolerance", "the SVD's convergence tolerance", {1e-2},
                             [](auto& p) -> auto& { return p.decompose.tolerance; }),
               param<std::size_t>("max_sweeps", "the SVD's sweep limit", {1},
-                                 [](auto& p) -> auto& { return p.decompose.max_sweeps; }));
+                                 [](auto& p) -> auto& { return p.decompose.max_sweeps; }),
+              param<bool>("scale_by_inputs",
+                          "decompose the weights scaled by their inputs' RMS per feature (kvc's option; the paper "
+                          "decomposes the weights alone)",
+                          {true}, [](auto& p) -> auto& { return p.scale_by_inputs; }));
 }
 
 /// Every method, in the order `kvc methods` lists them.

@@ -179,8 +179,10 @@ void sweep_weights(const Method& m) {
   for (std::size_t l = 0; l < w.size(); ++l)
     for (std::size_t i = 0; i < w[l].size(); ++i)
       w[l][i] = g(rng) * (1.0f + static_cast<float>((i % shape.columns()) * l * l) * 0.05f);  // condition numbers 43 to 370
+  std::vector<float> rms(shape.d_model);
+  for (std::size_t i = 0; i < rms.size(); ++i) rms[i] = 0.25f + static_cast<float>(i % 5);
   std::vector<kvc::policy::lorc::layer_weights<float>> layers;
-  for (std::size_t l = 0; l < w.size(); l += 2) layers.push_back({w[l], w[l + 1]});
+  for (std::size_t l = 0; l < w.size(); l += 2) layers.push_back({w[l], w[l + 1], rms});
   std::vector<float> x(4 * shape.d_model);
   for (auto& v : x) v = g(rng);
   const auto run = [&](const kvc::policy::lorc& p) {

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "kvc/core/error.hpp"
@@ -159,4 +160,55 @@ TEST_CASE("policy::lorc::factorize: one factorisation serves every budget, as th
   }
   CHECK_THROWS_AS((void)lorc(f, kvc::budget::ratio{0.0}), kvc::error);
   CHECK_THROWS_AS((void)lorc(kvc::policy::lorc::factors{}, kvc::budget::ratio{0.5}), kvc::error);
+}
+
+TEST_CASE("policy::lorc with scale_by_inputs truncates what the inputs use least") {
+  // W = diag(2, 1) ([d_model 2, one kv head of dim 2]); half the rank is 1. Alone, the weight keeps
+  // its larger direction: Ŵ = diag(2, 0), so x = (1, 1) gives k̂ = (2, 0). With input RMS
+  // s = (0.1, 10), diag(s) W = diag(0.2, 10) keeps the second direction:
+  // Ŵ = diag(1/s) · diag(0, 10) = diag(0, 1), and k̂ = (0, 1).
+  const weight_shape s{.d_model = 2, .kv_heads = 1, .head_dim = 2};
+  const std::vector<float> w{2, 0, 0, 1}, rms{0.1f, 10.0f}, x{1, 1};
+  const auto project = [&](const kvc::policy::lorc& p, std::span<const float> r) {
+    const std::vector<kvc::policy::lorc::layer_weights<float>> layers{{w, w, r}};
+    const auto model = p(layers, s, kvc::budget::ratio{0.5});
+    REQUIRE(model.keys[0].rank() == 1);
+    std::vector<float> c(1), y(2);
+    model.keys[0].compress(x, 1, c);
+    model.keys[0].reconstruct(c, 1, y);
+    return y;
+  };
+  const auto alone = project({}, {});
+  CHECK(alone[0] == doctest::Approx(2.0));
+  CHECK(alone[1] == doctest::Approx(0.0).epsilon(1e-6));
+  const auto scaled = project({.scale_by_inputs = true}, rms);
+  CHECK(scaled[0] == doctest::Approx(0.0).epsilon(1e-6));
+  CHECK(scaled[1] == doctest::Approx(1.0));
+  // The RMS is ignored without the option, and equal RMS values change nothing.
+  CHECK(project({}, rms) == alone);
+  const std::vector<float> flat{3.0f, 3.0f};
+  const auto same = project({.scale_by_inputs = true}, flat);
+  CHECK(same[0] == doctest::Approx(alone[0]));
+  CHECK(same[1] == doctest::Approx(alone[1]).epsilon(1e-6));
+}
+
+TEST_CASE("policy::lorc with scale_by_inputs: missing or bad RMS values throw kvc::error") {
+  const weight_shape s{.d_model = 2, .kv_heads = 1, .head_dim = 2};
+  const std::vector<float> w{2, 0, 0, 1};
+  const kvc::policy::lorc p{.scale_by_inputs = true};
+  const auto message = [&](std::vector<float> r) {
+    const std::vector<kvc::policy::lorc::layer_weights<float>> layers{{w, w, r}};
+    try {
+      (void)p.factorize(layers, s);
+    } catch (const kvc::error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(message({}).find("layers[0].input_rms.size()") != std::string::npos);
+  CHECK(message({1.0f}).find("layers[0].input_rms.size()") != std::string::npos);
+  CHECK(message({1.0f, 0.0f}).find("layers[0].input_rms[1]") != std::string::npos);
+  CHECK(message({-1.0f, 1.0f}).find("layers[0].input_rms[0]") != std::string::npos);
+  CHECK(message({1.0f, std::nanf("")}).find("layers[0].input_rms[1]") != std::string::npos);
+  CHECK(message({1.0f, 2.0f}).empty());
 }

@@ -6,6 +6,7 @@
 
 #include "kvc/version.hpp"
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -26,11 +27,18 @@ namespace kvc::policy {
 struct lorc {
   project::progressive_rank schedule{};
   project::jacobi_svd decompose{};
+  /// kvc's option (not the paper's): decompose diag(s) W instead of W, with s the RMS of each
+  /// input feature over calibration tokens (layer_weights::input_rms), so that the truncation
+  /// drops what matters least for the inputs the layer really sees. docs/lorc.md#input-scaling
+  bool scale_by_inputs = false;
 
-  /// One layer's projection weights, each row-major [d_model, kv_heads * head_dim] (K = X W_k).
+  /// One layer's projection weights, each row-major [d_model, kv_heads * head_dim] (K = X W_k),
+  /// and, for scale_by_inputs, the RMS of each of the layer's d_model input features (the K/V
+  /// projections' input, after the attention norm) over calibration tokens.
   template <class T = float>
   struct layer_weights {
     std::span<const T> key, value;
+    std::span<const T> input_rms{};
   };
 
   /// Per layer, the K and V projectors, their weights' condition numbers and the ranks.
@@ -65,6 +73,7 @@ struct lorc {
   /// projectors of every budget from the same factors.
   struct factors {
     std::vector<project::svd_result> keys, values;
+    std::vector<std::vector<double>> input_scale;  ///< per layer; empty: the weights alone
     project::weight_shape shape{};
   };
 
@@ -82,14 +91,39 @@ struct lorc {
                            "d_model * kv_heads * head_dim = " + std::to_string(size), layers[l].key.size());
       kvc::detail::require(layers[l].value.size() == size, "layers[" + std::to_string(l) + "].value.size()",
                            "d_model * kv_heads * head_dim = " + std::to_string(size), layers[l].value.size());
+      if (!scale_by_inputs) continue;
+      const std::string name = "layers[" + std::to_string(l) + "].input_rms";
+      kvc::detail::require(layers[l].input_rms.size() == shape.d_model, name + ".size()",
+                           "d_model = " + std::to_string(shape.d_model) + " (lorc.scale_by_inputs is set)",
+                           layers[l].input_rms.size());
+      for (std::size_t i = 0; i < shape.d_model; ++i) {
+        const auto r = static_cast<double>(layers[l].input_rms[i]);
+        kvc::detail::require(std::isfinite(r) && r > 0.0, name + "[" + std::to_string(i) + "]",
+                             "a finite, positive RMS", r);
+      }
     }
     factors out;
     out.shape = shape;
     out.keys.reserve(layers.size());
     out.values.reserve(layers.size());
+    std::vector<double> scaled;
     for (const auto& w : layers) {
-      out.keys.push_back(decompose(w.key, shape.d_model, shape.columns()));
-      out.values.push_back(decompose(w.value, shape.d_model, shape.columns()));
+      if (!scale_by_inputs) {
+        out.keys.push_back(decompose(w.key, shape.d_model, shape.columns()));
+        out.values.push_back(decompose(w.value, shape.d_model, shape.columns()));
+        out.input_scale.emplace_back();
+        continue;
+      }
+      std::vector<double> s(shape.d_model);
+      for (std::size_t i = 0; i < shape.d_model; ++i) s[i] = static_cast<double>(w.input_rms[i]);
+      for (auto [side, svd] : {std::pair{w.key, &out.keys}, std::pair{w.value, &out.values}}) {
+        scaled.resize(size);
+        for (std::size_t i = 0; i < shape.d_model; ++i)
+          for (std::size_t j = 0; j < shape.columns(); ++j)
+            scaled[i * shape.columns() + j] = s[i] * static_cast<double>(side[i * shape.columns() + j]);
+        svd->push_back(decompose(std::span<const double>(scaled), shape.d_model, shape.columns()));
+      }
+      out.input_scale.push_back(std::move(s));
     }
     return out;
   }
@@ -115,8 +149,10 @@ struct lorc {
     const std::vector<std::size_t> key_ranks = schedule(out.key_condition, full_rank, kept);
     const std::vector<std::size_t> value_ranks = schedule(out.value_condition, full_rank, kept);
     for (std::size_t l = 0; l < f.keys.size(); ++l) {
-      out.keys.push_back(project::low_rank_projector::from_svd(f.keys[l], f.shape, key_ranks[l]));
-      out.values.push_back(project::low_rank_projector::from_svd(f.values[l], f.shape, value_ranks[l]));
+      const std::span<const double> scale =
+          l < f.input_scale.size() ? std::span<const double>(f.input_scale[l]) : std::span<const double>{};
+      out.keys.push_back(project::low_rank_projector::from_svd(f.keys[l], f.shape, key_ranks[l], scale));
+      out.values.push_back(project::low_rank_projector::from_svd(f.values[l], f.shape, value_ranks[l], scale));
     }
     return out;
   }

@@ -36,9 +36,14 @@ class low_rank_projector {
  public:
   low_rank_projector() = default;
 
-  /// The rank-`rank` projector of the weight whose decomposition is `w` (shape `shape`).
-  [[nodiscard]] static low_rank_projector from_svd(const svd_result& w, weight_shape shape, std::size_t rank) {
+  /// The rank-`rank` projector of the weight whose decomposition is `w` (shape `shape`). With
+  /// `input_scale` (d_model positive factors s), `w` decomposes diag(s) W rather than W, and the
+  /// projector is that of diag(1/s) (diag(s) W)_r: its down matrix is diag(1/s) U_r Σ_r.
+  [[nodiscard]] static low_rank_projector from_svd(const svd_result& w, weight_shape shape, std::size_t rank,
+                                                   std::span<const double> input_scale = {}) {
     require_shape(shape);
+    kvc::detail::require(input_scale.empty() || input_scale.size() == shape.d_model, "input_scale.size()",
+                         "0 or d_model = " + std::to_string(shape.d_model), input_scale.size());
     kvc::detail::require(w.rows == shape.d_model && w.cols == shape.columns(), "svd shape",
                          "[d_model, kv_heads * head_dim] = " + dims(shape.d_model, shape.columns()),
                          dims(w.rows, w.cols));
@@ -52,7 +57,9 @@ class low_rank_projector {
     p.down_.resize(shape.d_model * rank);
     p.up_.resize(rank * n);
     for (std::size_t i = 0; i < shape.d_model; ++i)
-      for (std::size_t k = 0; k < rank; ++k) p.down_[i * rank + k] = static_cast<float>(w.u(i, k) * w.singular_values[k]);
+      for (std::size_t k = 0; k < rank; ++k)
+        p.down_[i * rank + k] = static_cast<float>(w.u(i, k) * w.singular_values[k] /
+                                                   (input_scale.empty() ? 1.0 : input_scale[i]));
     for (std::size_t k = 0; k < rank; ++k)
       for (std::size_t j = 0; j < n; ++j) p.up_[k * n + j] = static_cast<float>(w.v(j, k));
     return p;

@@ -66,6 +66,7 @@ namespace kvc::eval {
 struct lorc_factor_memo {
   std::optional<policy::lorc::factors> factors;
   project::jacobi_svd decompose{};
+  bool scale_by_inputs = false;
 };
 
 struct model_prefix {
@@ -439,23 +440,43 @@ inline compressed_model pyramidkv(const model_prefix& m, double b, const policy:
 
 /// LoRC: low-rank K/V projection weights (progressive ranks, b of the total rank kept). The
 /// prefix's keys and values are rebuilt from the layer inputs x: K̂ = RoPE(x Ŵ_k), V̂ = x Ŵ_v;
-/// every token stays. Needs the trace's x, wk, wv for every layer.
+/// every token stays. Needs the trace's x, wk, wv for every layer. With scale_by_inputs the
+/// inputs' RMS per feature is taken over the prefix's own x (an online calibration).
 inline compressed_model lorc(const model_prefix& m, double b, const policy::lorc& policy = {}) {
   kvc::detail::require(!m.layers.empty(), "layers", "at least one layer", 0);
+  const auto& first = m.layers[0].trace();
+  kvc::detail::require(first.has_weights(), "layer " + std::to_string(m.layers[0].index()),
+                       "x, wk and wv in the trace (LoRC compresses weights)", "none");
+  const project::weight_shape shape{first.x.shape[1], first.k.shape[0], first.k.shape[2]};
+  std::vector<std::vector<float>> rms(m.layers.size());
   std::vector<policy::lorc::layer_weights<float>> weights;
-  for (const auto& l : m.layers) {
+  for (std::size_t i = 0; i < m.layers.size(); ++i) {
+    const auto& l = m.layers[i];
     kvc::detail::require(l.trace().has_weights(), "layer " + std::to_string(l.index()),
                          "x, wk and wv in the trace (LoRC compresses weights)", "none");
-    weights.push_back({l.trace().wk.data, l.trace().wv.data});
+    if (policy.scale_by_inputs) {
+      const std::size_t P = l.options().prefix;
+      std::vector<double> sq(shape.d_model, 0.0);
+      for (std::size_t t = 0; t < P; ++t)
+        for (std::size_t j = 0; j < shape.d_model; ++j) {
+          const double x = l.trace().x.data[t * shape.d_model + j];
+          sq[j] += x * x;
+        }
+      rms[i].resize(shape.d_model);
+      // A feature that is 0 on every prefix token gets a tiny positive scale: it is truncated first.
+      for (std::size_t j = 0; j < shape.d_model; ++j)
+        rms[i][j] = static_cast<float>(std::max(std::sqrt(sq[j] / static_cast<double>(P)), 1e-12));
+    }
+    weights.push_back({l.trace().wk.data, l.trace().wv.data, rms[i]});
   }
-  const auto& first = m.layers[0].trace();
-  const project::weight_shape shape{first.x.shape[1], first.k.shape[0], first.k.shape[2]};
   kvc::detail::require(b > 0.0 && b <= 1.0, "kept", "a fraction in (0, 1]", b);
   auto& memo = *m.lorc_factors;
   if (!memo.factors || memo.decompose.tolerance != policy.decompose.tolerance ||
-      memo.decompose.max_sweeps != policy.decompose.max_sweeps || memo.factors->keys.size() != weights.size()) {
+      memo.decompose.max_sweeps != policy.decompose.max_sweeps || memo.scale_by_inputs != policy.scale_by_inputs ||
+      memo.factors->keys.size() != weights.size()) {
     memo.factors = policy.factorize(weights, shape);
     memo.decompose = policy.decompose;
+    memo.scale_by_inputs = policy.scale_by_inputs;
   }
   const auto model = policy(*memo.factors, budget::ratio{b});
   const auto rope = [&](std::span<float> k, std::size_t heads, std::size_t d, std::span<const std::int64_t> positions) {
