@@ -116,13 +116,15 @@ struct lorc {
       }
       std::vector<double> s(shape.d_model);
       for (std::size_t i = 0; i < shape.d_model; ++i) s[i] = static_cast<double>(w.input_rms[i]);
-      for (auto [side, svd] : {std::pair{w.key, &out.keys}, std::pair{w.value, &out.values}}) {
+      const auto scaled_svd = [&](std::span<const T> weight) {
         scaled.resize(size);
         for (std::size_t i = 0; i < shape.d_model; ++i)
           for (std::size_t j = 0; j < shape.columns(); ++j)
-            scaled[i * shape.columns() + j] = s[i] * static_cast<double>(side[i * shape.columns() + j]);
-        svd->push_back(decompose(std::span<const double>(scaled), shape.d_model, shape.columns()));
-      }
+            scaled[i * shape.columns() + j] = s[i] * static_cast<double>(weight[i * shape.columns() + j]);
+        return decompose(std::span<const double>(scaled), shape.d_model, shape.columns());
+      };
+      out.keys.push_back(scaled_svd(w.key));
+      out.values.push_back(scaled_svd(w.value));
       out.input_scale.push_back(std::move(s));
     }
     return out;
