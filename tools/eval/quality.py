@@ -774,7 +774,45 @@ def method_block(s: dict, m: str) -> str:
     return "\n".join(L)
 
 
+SUMMARY_BEGIN = "<!-- quality summary: begin (tools/eval/quality.py --update-docs writes this block) -->"
+SUMMARY_END = "<!-- quality summary: end -->"
+
+
+def summary_block(s: dict, budgets=("0.25", "0.50")) -> str:
+    """README's table: every method's KL and retrieval at two budgets, ordered by KL at the last."""
+    dv = s["divergence"]
+    last = budgets[-1]
+    order = sorted(s["methods"], key=lambda m: (dv.get(last, {}).get(m) is None, dv.get(last, {}).get(m, {}).get("kl", 0)))
+    pct = lambda b: f"{float(b):.0%}"
+    L = [SUMMARY_BEGIN, "",
+         "| method | " + " | ".join(f"KL at {pct(b)}" for b in budgets) + " | "
+         + " | ".join(f"retrieval at {pct(b)}, aware / agnostic" for b in budgets) + " |",
+         "| --- |" + " --- |" * (2 * len(budgets))]
+    for m in order:
+        cells = []
+        for b in budgets:
+            d = dv.get(b, {}).get(m)
+            cells.append("refused" if d is None or d.get("kl") is None else f"{d['kl']:.3f}")
+        for b in budgets:
+            r = [s["retrieval"].get(st, {}).get(b, {}).get(m) for st in ("aware", "agnostic")]
+            cells.append("refused" if r[0] is None else " / ".join(
+                "refused" if x is None else f"{x['accuracy']:.0%}" for x in r))
+        L.append(f"| {m} | " + " | ".join(cells) + " |")
+    full = s["retrieval"].get("aware", {}).get("1.00", {}).get("full")
+    if full:
+        L += ["", f"The full cache retrieves {full['accuracy']:.0%} of these prompts."]
+    L += ["", SUMMARY_END]
+    return "\n".join(L)
+
+
 def update_docs(docs: Path, s: dict) -> None:
+    readme = docs.parent / "README.md"
+    if readme.is_file():
+        text = readme.read_text(encoding="utf-8")
+        if SUMMARY_BEGIN in text and SUMMARY_END in text:
+            a, b = text.index(SUMMARY_BEGIN), text.index(SUMMARY_END) + len(SUMMARY_END)
+            readme.write_text(text[:a] + summary_block(s) + text[b:], encoding="utf-8")
+            print(f"updated {readme}")
     for m in s["methods"]:
         page = docs / f"{m}.md"
         if not page.is_file():
