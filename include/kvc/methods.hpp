@@ -223,7 +223,7 @@ inline auto pyramidkv() {
 /// T alone sets each head's size).
 inline auto fastgen() {
   return make<level::layer>(
-      "fastgen", "per head, the cheapest hybrid cache that recovers T of the attention", "docs/fastgen.md", policy::fastgen{.select = {.budget = kvc::fastgen::budget_use::cap}},
+      "fastgen", "per head, the cheapest hybrid cache that recovers T of the attention", "docs/fastgen.md", policy::fastgen{.select = {.budget = kvc::fastgen::budget_use::trim}},
       param<double>("recovery_threshold", "T: share of the attention a head's cache must recover", {0.5, 0.8, 1.0},
                     [](auto& p) -> auto& { return p.select.recovery_threshold; }),
       param<double>("local_ratio", "r_l: the local cache, as a share of the tokens", {0.1, 0.6},
@@ -234,7 +234,7 @@ inline auto fastgen() {
                                       "ignore: T alone sets each head's cache (the paper); cap: no head keeps more "
                                       "than the budget, taking the largest candidate that fits; trim: no head keeps "
                                       "more than the budget, keeping its profiled policy's heaviest tokens",
-                                      {kvc::fastgen::budget_use::ignore, kvc::fastgen::budget_use::trim},
+                                      {kvc::fastgen::budget_use::ignore, kvc::fastgen::budget_use::cap},
                                       [](auto& p) -> auto& { return p.select.budget; }),
       detail::group(detail::scorer_of));
 }

@@ -99,11 +99,13 @@ TEST_CASE("no method's attention-output error at 50% regresses past its recorded
   // platforms. A change that makes a method worse on real data fails here; one that makes it
   // better should lower the bound. EMS's bound rose (0.1325 to 0.1589) when it took the three bands
   // and key merging of its sources: its KL and retrieval in the quality benchmark improved
-  // (docs/ems.md), and this error over the next queries does not predict retrieval.
+  // (docs/ems.md), and this error over the next queries does not predict retrieval. FastGen's
+  // rose (0.1814 to 0.2397) when the evaluation began to profile it on the whole prompt's
+  // attention, as its paper does, under the `trim` ceiling: its retrieval rose (docs/fastgen.md).
   const std::map<std::string, double> recorded{
       {"streaming_llm", 0.1285}, {"h2o", 0.1330},     {"snapkv", 0.1117}, {"tova", 0.2075},
       {"key_norm", 0.3708},      {"random", 1.2159},  {"adakv", 0.1139},  {"pyramidkv", 0.1532},
-      {"fastgen", 0.1814},       {"ems", 0.1589},     {"intelllm", 0.1389}, {"lorc", 0.7261},
+      {"fastgen", 0.2397},       {"ems", 0.1589},     {"intelllm", 0.1389}, {"lorc", 0.7261},
   };
   const auto& m = model();
   for (const auto& method : kvc::eval::methods()) {

@@ -40,8 +40,8 @@ set(defaults
   random:seed:1
   adakv:window:32 adakv:floor_fraction:0.2 adakv:pool:7
   pyramidkv:window:32 pyramidkv:beta:20 pyramidkv:pool:7
-  fastgen:recovery_threshold:0.95 fastgen:local_ratio:0.3 fastgen:frequent_ratio:0.3 fastgen:budget_use:cap
-  fastgen:attention:window
+  fastgen:recovery_threshold:0.95 fastgen:local_ratio:0.3 fastgen:frequent_ratio:0.3 fastgen:budget_use:trim
+  fastgen:attention:prefix
   ems:window:32 ems:global_weight:0.5 ems:merge_mass:0.9 ems:min_similarity:0 ems:similarity:key_value
   ems:merge_keys:true ems:merge_values:true
   intelllm:window:32 intelllm:radius:8 intelllm:exclude_first:0 intelllm:exclude_last:32 intelllm:positions:remote_gap
@@ -60,7 +60,7 @@ foreach(d IN LISTS defaults)
 endforeach()
 
 # Where the evaluation starts elsewhere, the policy's own default is shown too.
-foreach(d "random:seed:0" "fastgen:budget_use:ignore" "fastgen:attention:prefix" "intelllm:attention:prefix")
+foreach(d "random:seed:0" "fastgen:budget_use:ignore" "intelllm:attention:prefix")
   string(REPLACE ":" ";" d "${d}")
   list(GET d 0 m)
   list(GET d 1 p)

@@ -571,10 +571,10 @@ method from_registry(const Method& m) {
     S start{.policy = m.start};
     if constexpr (reads_attention<decltype(Policy{}.score)>()) {
       fields.push_back(attention_field<S>());
-      // FastGen profiles on the window queries (docs/fastgen.md#profiling) and CGE's scores are
-      // the observation window's accumulated attention (docs/intelllm.md); H2O's engine keeps
-      // the whole prefill's.
-      if (m.name == "fastgen" || m.name == "intelllm") start.seen = attention_seen::window;
+      // CGE's scores are the observation window's accumulated attention (docs/intelllm.md);
+      // FastGen profiles on the whole prompt's attention, as its paper does (docs/fastgen.md),
+      // and H2O's engine keeps the whole prefill's.
+      if (m.name == "intelllm") start.seen = attention_seen::window;
     }
     if constexpr (std::is_same_v<Policy, policy::fastgen>)
       return make_method(layer_entry(name, summary, docs, start, std::move(fields),
