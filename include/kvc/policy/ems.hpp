@@ -1,10 +1,10 @@
 #pragma once
-// EMS (Li et al. 2024, arXiv 2412.08521): Global-Local scores, a head-wise evict-then-merge
-// split with the zero class, and score-weighted merging of the values (keys optional) into
-// the kept centers.
+// EMS (Li et al. 2024, arXiv 2412.08521): Global-Local scores, a head-wise split into kept,
+// merged and evicted (zero class) bands, and score-weighted merging of the keys (their norm kept)
+// and values into the kept centers.
 // score.window and select.recent are the same observation window; change both together.
-// The paper's method section was not available to kvc; docs/ems.md says what is the paper's
-// and what is kvc's reading.
+// It follows the public sources' description of the method section; docs/ems.md compares them
+// with kvc point by point and names kvc's own choices.
 
 #include "kvc/version.hpp"
 #include "kvc/core/pipeline.hpp"
