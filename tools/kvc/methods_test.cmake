@@ -45,7 +45,7 @@ set(defaults
   ems:window:32 ems:global_weight:0.5 ems:merge_mass:0.9 ems:min_similarity:0 ems:similarity:key_value
   ems:merge_keys:true ems:merge_values:true
   intelllm:window:32 intelllm:radius:8 intelllm:exclude_first:0 intelllm:exclude_last:32 intelllm:positions:remote_gap
-  intelllm:local:64 intelllm:attention:window
+  intelllm:local:64 intelllm:attention:prefix
   lorc:min_rank_fraction:0.25 lorc:max_rank_fraction:1 lorc:accumulate:log_product lorc:max_sweeps:60)
 foreach(d IN LISTS defaults)
   string(REPLACE ":" ";" d "${d}")
@@ -60,7 +60,7 @@ foreach(d IN LISTS defaults)
 endforeach()
 
 # Where the evaluation starts elsewhere, the policy's own default is shown too.
-foreach(d "random:seed:0" "fastgen:budget_use:ignore" "intelllm:attention:prefix")
+foreach(d "random:seed:0" "fastgen:budget_use:ignore")
   string(REPLACE ":" ";" d "${d}")
   list(GET d 0 m)
   list(GET d 1 p)

@@ -571,10 +571,9 @@ method from_registry(const Method& m) {
     S start{.policy = m.start};
     if constexpr (reads_attention<decltype(Policy{}.score)>()) {
       fields.push_back(attention_field<S>());
-      // CGE's scores are the observation window's accumulated attention (docs/intelllm.md);
-      // FastGen profiles on the whole prompt's attention, as its paper does (docs/fastgen.md),
-      // and H2O's engine keeps the whole prefill's.
-      if (m.name == "intelllm") start.seen = attention_seen::window;
+      // Every attention scorer reads the whole prompt's accumulated attention in the evaluation:
+      // H2O's engine keeps it, FastGen's paper profiles on it (docs/fastgen.md), and IntelLLM
+      // keeps the needle with it and not with the window's (docs/intelllm.md).
     }
     if constexpr (std::is_same_v<Policy, policy::fastgen>)
       return make_method(layer_entry(name, summary, docs, start, std::move(fields),
