@@ -40,13 +40,24 @@ TEST_CASE("policy::fastgen composes into a pipeline with ragged per-head caches"
   CHECK(compressed.positions(1)[3] == 12);
 }
 
-// The 6-token example (profile.test.cpp): candidate costs 1, 2, 3, 5, 6; T = 0.95 asks for full.
-TEST_CASE("fastgen::selector with budget_use::cap keeps each head under the budget") {
-  const std::vector<token_class> cls{token_class::special, token_class::plain, token_class::plain,
-                                     token_class::punctuation, token_class::plain, token_class::plain};
+namespace {
+// The 6-token example (profile.test.cpp): its classes and accumulated attention (total 6).
+std::vector<token_class> six_classes() {
+  return {token_class::special, token_class::plain,       token_class::plain,
+          token_class::punctuation, token_class::plain, token_class::plain};
+}
+kvc::score_matrix six_scores() {
   kvc::score_matrix acc(1, 6);
   const float a[] = {2.45f, 1.45f, 0.95f, 0.6166667f, 0.3666667f, 0.1666667f};
   for (std::size_t t = 0; t < 6; ++t) acc(0, t) = a[t];
+  return acc;
+}
+}  // namespace
+
+// The 6-token example (profile.test.cpp): candidate costs 1, 2, 3, 5, 6; T = 0.95 asks for full.
+TEST_CASE("fastgen::selector with budget_use::cap keeps each head under the budget") {
+  const std::vector<token_class> cls = six_classes();
+  const kvc::score_matrix acc = six_scores();
   const fg::selector capped{.classes = cls, .budget = fg::budget_use::cap};
   // +local (5) does not fit: +frequent {0, 1, 3} is the most that does, and the fourth slot goes
   // to the heaviest token left, 2 (0.95). Recovery (2.45 + 1.45 + 0.95 + 0.6166667) / 6 = 0.911111.
@@ -76,11 +87,8 @@ TEST_CASE("fastgen::selector with budget_use::cap keeps each head under the budg
 // The same example under budget_use::trim: C* stays full, and the cap keeps its special token, then
 // its heaviest tokens. Total attention 6.
 TEST_CASE("fastgen::selector with budget_use::trim keeps the profiled policy's heaviest tokens") {
-  const std::vector<token_class> cls{token_class::special, token_class::plain, token_class::plain,
-                                     token_class::punctuation, token_class::plain, token_class::plain};
-  kvc::score_matrix acc(1, 6);
-  const float a[] = {2.45f, 1.45f, 0.95f, 0.6166667f, 0.3666667f, 0.1666667f};
-  for (std::size_t t = 0; t < 6; ++t) acc(0, t) = a[t];
+  const std::vector<token_class> cls = six_classes();
+  const kvc::score_matrix acc = six_scores();
   const fg::selector trim{.classes = cls, .budget = fg::budget_use::trim};
   // Cap 2: the special token 0, then token 1 (1.45); the punctuation token 3 (0.617), which
   // budget_use::cap keeps, is not among the heaviest. Recovery (2.45 + 1.45) / 6 = 0.65.

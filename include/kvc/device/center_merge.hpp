@@ -81,8 +81,7 @@ struct slot_key_scale {
   KVC_HOST_DEVICE void operator()(std::size_t slot) const {
     const bool weighted = weight[slot] > 0.0;
     const auto w_of = [&](std::size_t flat) {
-      const auto x = static_cast<double>(scores[flat]);
-      return weighted ? (x > 0.0 ? x : 0.0) : 1.0;
+      return merge::center_merge::member_weight(static_cast<double>(scores[flat]), weighted);
     };
     const std::size_t begin = slot_begin[slot], end = slot_begin[slot + 1];
     if (begin == end) {
@@ -131,8 +130,7 @@ struct center_row {
     double sum = 0.0;
     for (std::size_t m = slot_begin[slot]; m < slot_begin[slot + 1]; ++m) {
       const std::size_t flat = member[m];
-      const auto x = static_cast<double>(scores[flat]);
-      const double w = weighted ? (x > 0.0 ? x : 0.0) : 1.0;
+      const double w = merge::center_merge::member_weight(static_cast<double>(scores[flat]), weighted);
       sum += w * to_float(view(h, flat % tokens, k));
     }
     const double total =

@@ -30,6 +30,11 @@ struct center_merge {
   bool merge_keys = true;    ///< merge the keys too, keeping their norm (off: center keys, hence logits, stay exact)
   bool merge_values = true;  ///< average the values of a class into its center
 
+  /// A member's weight in its class, for every path: its positive score, or 1 when the class has
+  /// no positive weight (the plain mean).
+  [[nodiscard]] static KVC_HOST_DEVICE double member_weight(double score, bool weighted) {
+    return weighted ? (score > 0.0 ? score : 0.0) : 1.0;
+  }
   /// The factor that takes the weighted mean key, of norm `mean_norm`, to the members' weighted
   /// mean norm `norm_mean`, for every path (1 when the mean key is zero).
   [[nodiscard]] static KVC_HOST_DEVICE double key_scale(double mean_norm, double norm_mean) {
@@ -74,7 +79,7 @@ struct center_merge {
       }
       // A class without positive weight falls back to the plain mean: every member weighs 1.
       auto w_of = [&](std::size_t c, std::size_t t) {
-        return weight[c] > 0.0 ? std::max(0.0, static_cast<double>(s(h, t))) : 1.0;
+        return member_weight(static_cast<double>(s(h, t)), weight[c] > 0.0);
       };
       for (std::size_t t = 0; t < n; ++t) {
         const auto c = static_cast<std::size_t>(classes.id(h, t));
